@@ -1,0 +1,122 @@
+/**
+ * The Deno adapter: serves controllers with `Deno.serve` and
+ * `Deno.upgradeWebSocket`. The core supplies what Deno lacks: the message
+ * size limit, the send high-water mark, and code 1006 where Deno reports 0.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "switchboard/deno";
+ * const server = await serve({ port: 8080, routes: { "/chat/:room": new ChatController() } });
+ * ```
+ *
+ * @example Embedding in a `Deno.serve` you already have
+ * ```ts
+ * import { upgrade } from "switchboard/deno";
+ * Deno.serve((req, info) =>
+ *   new URL(req.url).pathname === "/ws" ? upgrade(req, info, controller) : new Response("hi")
+ * );
+ * ```
+ *
+ * @module
+ */
+import { endpointOf } from "../../core/controller.ts";
+import type { Capabilities } from "../../core/socket.ts";
+import { UpgradeRequest } from "../../core/upgrade.ts";
+import { pathOf, Router } from "../../server/router.ts";
+import {
+  type AnyController,
+  isWebSocketUpgrade,
+  listenAddress,
+  type ServeOptions,
+  type Server,
+  shutdownRoutes,
+  upgradeRequired,
+} from "../../server/types.ts";
+import { DenoTransport } from "./transport.ts";
+import { denoGlobal, type DenoServeInfo } from "./types.ts";
+
+export type { DenoServeInfo, DenoWebSocket } from "./types.ts";
+export type { Routes, ServeOptions, Server } from "../../server/types.ts";
+
+/** What Deno's WebSocket server can do; see the README's capability table. */
+export const capabilities: Capabilities = {
+  runtime: "deno",
+  pingPong: false,
+  nativePubSub: false,
+  runtimeMaxMessageSize: false,
+  invalidUtf8CloseFrame: false,
+  upgradeHeaders: false,
+  terminate: false,
+};
+
+/**
+ * Upgrades a request to a WebSocket served by `controller`, from inside a
+ * `Deno.serve` handler; resolves with the `Response` to return (the 101, or a
+ * refusal). Request data and the remote address are copied before the
+ * upgrade, since Deno invalidates the request afterwards.
+ */
+export async function upgrade(
+  request: Request,
+  info: DenoServeInfo | undefined,
+  controller: AnyController,
+  params: Record<string, string> = {},
+): Promise<Response> {
+  const deno = denoGlobal();
+  if (!deno) throw new TypeError("Cannot upgrade as this is not Deno: use the adapter of this runtime");
+  if (!isWebSocketUpgrade(request.headers)) return upgradeRequired();
+  const endpoint = endpointOf(controller);
+  const upgradeRequest = new UpgradeRequest({
+    url: request.url,
+    headers: new Headers(request.headers),
+    params,
+    remoteAddress: info?.remoteAddr?.hostname ?? "",
+  });
+  const decision = await endpoint.upgrade(upgradeRequest);
+  if (!decision.accept) return decision.response;
+  if (decision.protocol) {
+    // Deno splits the offered list on ", " only; clients such as `ws` send "a,b".
+    request.headers.set("sec-websocket-protocol", upgradeRequest.protocols.join(", "));
+  }
+  const { pingInterval } = endpoint.options;
+  const { socket, response } = deno.upgradeWebSocket(request, {
+    protocol: decision.protocol || undefined,
+    // Deno has no ping API but pings after idleTimeout/2 and closes after another idleTimeout/2
+    // without an answer: the same bound as the core's heartbeat on the other runtimes.
+    idleTimeout: (pingInterval * 2) / 1000,
+  });
+  new DenoTransport(socket, (transport) => endpoint.open(transport, decision));
+  return response;
+}
+
+/**
+ * Starts `Deno.serve` with the routes (and `fetch` for plain HTTP).
+ *
+ * @example
+ * ```ts
+ * const server = await serve({ port: 0, routes: { "/ws": new Echo() } });
+ * await server.stop();
+ * ```
+ */
+export function serve(options: ServeOptions): Promise<Server> {
+  const deno = denoGlobal();
+  if (!deno) return Promise.reject(new TypeError("Cannot start server as this is not Deno: use the adapter of this runtime"));
+  const { port, hostname } = listenAddress(options);
+  const router = new Router(options.routes);
+  const fallback = options.fetch;
+  const server = deno.serve({ port, hostname, onListen() {} }, (request, info) => {
+    const match = router.match(pathOf(request.url));
+    if (match && isWebSocketUpgrade(request.headers)) return upgrade(request, info, match.controller, match.params);
+    if (fallback) return fallback(request);
+    return match ? upgradeRequired() : new Response("Not Found", { status: 404 });
+  });
+  const boundPort = server.addr.port;
+  return Promise.resolve({
+    port: boundPort,
+    hostname,
+    url: `http://${hostname}:${boundPort}`,
+    async stop() {
+      await shutdownRoutes(options.routes);
+      await server.shutdown();
+    },
+  });
+}

@@ -1,0 +1,79 @@
+import { CloseCode } from "../../core/close-codes.ts";
+import type { Session } from "../../core/session.ts";
+import type { TransportSocket } from "../../core/socket.ts";
+import type { DenoWebSocket } from "./types.ts";
+
+/**
+ * A Deno WebSocket as the core sees it. It is also the socket's one event
+ * listener (`handleEvent`), so a connection costs no closures.
+ *
+ * Deno has no ping/pong API and no terminate: the adapter leaves the
+ * heartbeat to Deno's `idleTimeout`, and the core forgets a socket that does
+ * not finish its closing handshake in time.
+ */
+export class DenoTransport implements TransportSocket {
+  readonly #socket: DenoWebSocket;
+  readonly #open: (transport: DenoTransport) => Session<unknown>;
+  #session: Session<unknown> | undefined;
+  /** Deno reports protocol errors as an error event, then a close with code 0. */
+  #errorCode: number = CloseCode.Abnormal;
+
+  constructor(socket: DenoWebSocket, open: (transport: DenoTransport) => Session<unknown>) {
+    this.#socket = socket;
+    this.#open = open;
+    socket.binaryType = "arraybuffer";
+    for (const type of ["open", "message", "error", "close"]) socket.addEventListener(type, this);
+  }
+
+  get readyState(): number {
+    return this.#socket.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  sendText(text: string): boolean {
+    this.#socket.send(text);
+    return true;
+  }
+
+  sendBinary(data: Uint8Array): boolean {
+    this.#socket.send(data);
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    this.#socket.close(code, reason);
+  }
+
+  handleEvent(event: Event): void {
+    switch (event.type) {
+      case "message": {
+        const data = (event as MessageEvent).data;
+        if (typeof data === "string") this.#session?.receiveText(data);
+        else this.#session?.receiveBinary(new Uint8Array(data as ArrayBuffer));
+        break;
+      }
+      case "open":
+        this.#session = this.#open(this);
+        break;
+      case "error":
+        this.#errorCode = errorCloseCode((event as ErrorEvent).message ?? "");
+        break;
+      case "close": {
+        const { code, reason } = event as CloseEvent;
+        // Code 0 means Deno dropped the connection without a close frame.
+        this.#session?.transportClosed(code === 0 ? this.#errorCode : code, reason);
+        break;
+      }
+    }
+  }
+}
+
+/** The RFC close code for the reason Deno gave in an error event before closing with 0. */
+function errorCloseCode(message: string): number {
+  if (message.includes("UTF-8")) return CloseCode.InvalidPayload;
+  if (message.includes("too large")) return CloseCode.MessageTooBig;
+  return CloseCode.Abnormal;
+}

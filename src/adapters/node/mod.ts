@@ -1,0 +1,185 @@
+/**
+ * The Node adapter: serves controllers on a `node:http` server through `ws`
+ * (in `noServer` mode, on the server's `upgrade` event). Plain HTTP requests
+ * go to a fetch handler through `@hono/node-server`.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "switchboard/node";
+ * const server = await serve({ port: 8080, routes: { "/chat/:room": new ChatController() } });
+ * ```
+ *
+ * @example Attaching to a `node:http` server you already have
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { attach } from "switchboard/node";
+ * const server = createServer((req, res) => res.end("hi"));
+ * attach(server, { "/ws": controller });
+ * server.listen(8080);
+ * ```
+ *
+ * @module
+ */
+import type { IncomingMessage, Server as HttpServer } from "node:http";
+import { createServer } from "node:http";
+import type { Duplex } from "node:stream";
+import { getRequestListener } from "@hono/node-server";
+import { WebSocketServer } from "ws";
+import { endpointOf } from "../../core/controller.ts";
+import type { Endpoint } from "../../core/endpoint.ts";
+import type { Capabilities } from "../../core/socket.ts";
+import { type UpgradeDecision, UpgradeRequest } from "../../core/upgrade.ts";
+import { pathOf, Router } from "../../server/router.ts";
+import {
+  type AnyController,
+  listenAddress,
+  type Routes,
+  type ServeOptions,
+  type Server,
+  shutdownRoutes,
+  upgradeRequired,
+} from "../../server/types.ts";
+import { writeRawResponse } from "./raw-response.ts";
+import { NodeTransport } from "./transport.ts";
+
+export type { Routes, ServeOptions, Server } from "../../server/types.ts";
+
+/** What Node with `ws` can do; see the README's capability table. */
+export const capabilities: Capabilities = {
+  runtime: "node",
+  pingPong: true,
+  nativePubSub: false,
+  runtimeMaxMessageSize: true,
+  invalidUtf8CloseFrame: true,
+  upgradeHeaders: true,
+  terminate: true,
+};
+
+type Accepted = Extract<UpgradeDecision<unknown>, { accept: true }>;
+
+/** The verdict for an upgrade in flight, read by `ws`'s protocol and headers callbacks. */
+const verdicts = new WeakMap<IncomingMessage, Accepted>();
+/** One `ws` server per controller, so each gets its own `maxPayload`. */
+const socketServers = new WeakMap<Endpoint<unknown>, WebSocketServer>();
+
+function socketServerFor(endpoint: Endpoint<unknown>): WebSocketServer {
+  let wss = socketServers.get(endpoint);
+  if (wss) return wss;
+  wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    // ws closes oversized messages itself (1009 to the peer) before reading them whole.
+    maxPayload: endpoint.options.maxMessageSize,
+    handleProtocols: (_offered, request) => verdicts.get(request)?.protocol || false,
+  });
+  wss.on("headers", (headers: string[], request: IncomingMessage) => {
+    verdicts.get(request)?.headers?.forEach((value, name) => headers.push(`${name}: ${value}`));
+  });
+  socketServers.set(endpoint, wss);
+  return wss;
+}
+
+/** Strips the IPv4-mapped prefix a dual-stack listener puts on IPv4 clients. */
+function plainAddress(address: string | undefined): string {
+  return address?.startsWith("::ffff:") ? address.slice(7) : address ?? "";
+}
+
+function headersOf(request: IncomingMessage): Headers {
+  const headers = new Headers();
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  return headers;
+}
+
+/**
+ * Upgrades one `upgrade` event to a WebSocket served by `controller`, or
+ * answers it with the refusal from `onUpgrade`. For servers that route
+ * upgrades themselves; {@linkcode attach} does the routing for you.
+ */
+export async function handleUpgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  controller: AnyController,
+  params: Record<string, string> = {},
+): Promise<void> {
+  // A client that resets during an async onUpgrade must not crash the process.
+  socket.on("error", () => socket.destroy());
+  const endpoint = endpointOf(controller) as Endpoint<unknown>;
+  const upgradeRequest = new UpgradeRequest({
+    url: `http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`,
+    headers: headersOf(request),
+    params,
+    remoteAddress: plainAddress(request.socket.remoteAddress),
+  });
+  const decision = await endpoint.upgrade(upgradeRequest);
+  if (!decision.accept) return writeRawResponse(socket, decision.response);
+  if (socket.destroyed) return;
+  const wss = socketServerFor(endpoint);
+  verdicts.set(request, decision);
+  wss.handleUpgrade(request, socket, head, (ws) => {
+    verdicts.delete(request);
+    const transport = new NodeTransport(ws);
+    transport.bind(endpoint.open(transport, decision));
+  });
+}
+
+/**
+ * Serves the routes on an existing `node:http` server's `upgrade` event.
+ * Upgrades on other paths are left to other listeners, or refused with 404
+ * when there are none. Returns a function that detaches again.
+ */
+export function attach(server: HttpServer, routes: Routes): () => void {
+  const router = new Router(routes);
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const match = router.match(pathOf(request.url ?? "/"));
+    if (match) {
+      handleUpgrade(request, socket, head, match.controller, match.params).catch(() => socket.destroy());
+    } else if (server.listenerCount("upgrade") === 1) {
+      writeRawResponse(socket, new Response("Not Found", { status: 404 })).catch(() => socket.destroy());
+    }
+  };
+  server.on("upgrade", onUpgrade);
+  return () => server.off("upgrade", onUpgrade);
+}
+
+/**
+ * Starts a `node:http` server with the routes (and `fetch` for plain HTTP,
+ * through `@hono/node-server`).
+ *
+ * @example
+ * ```ts
+ * const server = await serve({ port: 0, routes: { "/ws": new Echo() } });
+ * await server.stop();
+ * ```
+ */
+export async function serve(options: ServeOptions): Promise<Server> {
+  const { port, hostname } = listenAddress(options);
+  const router = new Router(options.routes);
+  const fallback = options.fetch ??
+    ((request: Request) => router.match(pathOf(request.url)) ? upgradeRequired() : new Response("Not Found", { status: 404 }));
+  const server = createServer(getRequestListener(fallback));
+  attach(server, options.routes);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const boundPort = typeof address === "object" && address ? address.port : port;
+  return {
+    port: boundPort,
+    hostname,
+    url: `http://${hostname}:${boundPort}`,
+    async stop() {
+      await shutdownRoutes(options.routes);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

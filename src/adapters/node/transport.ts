@@ -1,0 +1,81 @@
+import type { WebSocket } from "ws";
+import { CloseCode } from "../../core/close-codes.ts";
+import type { Session } from "../../core/session.ts";
+import type { TransportSocket } from "../../core/socket.ts";
+
+/** A `ws` socket as the core sees it; wires the socket's events to its session. */
+export class NodeTransport implements TransportSocket {
+  readonly #ws: WebSocket;
+  /** `ws` reports protocol errors as an error, then a close with 1006. */
+  #errorCode: number = CloseCode.Abnormal;
+
+  constructor(ws: WebSocket) {
+    this.#ws = ws;
+  }
+
+  /** Routes the socket's events to the session; call once, right after the upgrade. */
+  bind(session: Session<unknown>): void {
+    const ws = this.#ws;
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (isBinary) session.receiveBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      else session.receiveText(data.toString("utf8"));
+    });
+    ws.on("ping", (data: Buffer) => session.receivePing(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+    ws.on("pong", (data: Buffer) => session.receivePong(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+    ws.on("error", (error: Error & { code?: string }) => {
+      this.#errorCode = errorCloseCode(error.code);
+    });
+    ws.on("close", (code: number, reason: Buffer) => {
+      session.transportClosed(code === CloseCode.Abnormal ? this.#errorCode : code, reason.toString("utf8"));
+    });
+  }
+
+  get readyState(): number {
+    return this.#ws.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  sendText(text: string): boolean {
+    this.#ws.send(text);
+    return true;
+  }
+
+  sendBinary(data: Uint8Array): boolean {
+    this.#ws.send(data, { binary: true });
+    return true;
+  }
+
+  ping(data: Uint8Array | undefined): void {
+    this.#ws.ping(data);
+  }
+
+  pong(data: Uint8Array | undefined): void {
+    this.#ws.pong(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.#ws.terminate();
+  }
+}
+
+/** The RFC close code for a `ws` protocol error. */
+function errorCloseCode(code: string | undefined): number {
+  switch (code) {
+    case "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH":
+    case "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH":
+      return CloseCode.MessageTooBig;
+    case "WS_ERR_INVALID_UTF8":
+      return CloseCode.InvalidPayload;
+    case undefined:
+      return CloseCode.Abnormal;
+    default:
+      return CloseCode.ProtocolError;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The contract between the core and an adapter. An adapter wraps each runtime
+ * socket in a {@linkcode TransportSocket} and reports the socket's events to
+ * the {@linkcode SocketEvents} the core hands back; the core decides
+ * everything else (limits, ordering, close codes, heartbeat).
+ *
+ * @module
+ */
+
+/** What a runtime's WebSocket server can do natively; see the README's capability table. */
+export interface Capabilities {
+  /** The runtime this adapter serves. */
+  readonly runtime: "bun" | "deno" | "node";
+  /** RFC 6455 ping and pong frames can be sent and observed (`onPing`, `onPong`, `conn.ping()`). */
+  readonly pingPong: boolean;
+  /** Broadcasts and rooms use the runtime's own publish/subscribe (Bun). */
+  readonly nativePubSub: boolean;
+  /** The runtime refuses oversized messages before reading them whole; elsewhere the core checks after receipt. */
+  readonly runtimeMaxMessageSize: boolean;
+  /** The peer receives a 1007 close frame for invalid UTF-8 (Deno drops the TCP connection instead: 1006). */
+  readonly invalidUtf8CloseFrame: boolean;
+  /** `onUpgrade` may add headers to the 101 response. */
+  readonly upgradeHeaders: boolean;
+  /** The TCP connection can be cut at once (`terminate()`); elsewhere the core forgets the socket and the runtime ends it later. */
+  readonly terminate: boolean;
+}
+
+/** A runtime socket as the core sees it. Implemented by each adapter. */
+export interface TransportSocket {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Bytes queued by the runtime and not yet written to the network. */
+  readonly bufferedAmount: number;
+  /** Sends a text frame; `false` if the runtime dropped it (Bun past its backpressure limit). */
+  sendText(text: string): boolean;
+  /** Sends a binary frame; `false` if the runtime dropped it. */
+  sendBinary(data: Uint8Array): boolean;
+  /** Sends a ping frame; absent where the runtime cannot (Deno). */
+  ping?(data: Uint8Array | undefined): void;
+  /** Sends a pong frame; absent where the runtime cannot (Deno). */
+  pong?(data: Uint8Array | undefined): void;
+  /** Starts the closing handshake. */
+  close(code: number, reason: string): void;
+  /** Cuts the TCP connection; absent where the runtime cannot (Deno). */
+  terminate?(): void;
+  /** Native publish/subscribe for this socket, where the runtime has it (Bun). */
+  readonly pubsub?: NativeSubscriber;
+}
+
+/** The per-socket half of a runtime's native publish/subscribe. */
+export interface NativeSubscriber {
+  /** The server-wide publisher this socket belongs to. */
+  readonly publisher: NativePublisher;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** Publishes to every subscriber of `topic` but this socket; returns the runtime's status. */
+  publishExceptSelf(topic: string, data: string | Uint8Array): number;
+}
+
+/** The server-wide half of a runtime's native publish/subscribe. */
+export interface NativePublisher {
+  /**
+   * Publishes to every subscriber of `topic`. Returns Bun's status: bytes sent,
+   * -1 under backpressure, 0 when the message was dropped for some subscriber.
+   */
+  publish(topic: string, data: string | Uint8Array): number;
+}
+
+/** The events an adapter reports for one socket, in the order the runtime delivers them. */
+export interface SocketEvents {
+  /** A text message, decoded. */
+  receiveText(data: string): void;
+  /** A binary message, as a `Uint8Array` view of exactly the message. */
+  receiveBinary(data: Uint8Array): void;
+  /** A ping frame arrived (the runtime has already answered it). */
+  receivePing(data: Uint8Array): void;
+  /** A pong frame arrived. */
+  receivePong(data: Uint8Array): void;
+  /**
+   * The socket closed. `code` is normalised by the adapter: 1006 for an end
+   * without a close frame, 1009/1007 when the runtime closed for size/UTF-8.
+   */
+  transportClosed(code: number, reason: string): void;
+}

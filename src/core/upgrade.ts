@@ -1,0 +1,130 @@
+/** Data copied out of an upgrade request before the runtime takes the socket over. */
+export interface UpgradeRequestInit {
+  /** The full request URL. */
+  url: string;
+  /** The request headers (copied; the runtime's request may be gone later). */
+  headers: Headers;
+  /** Path parameters from the route pattern, e.g. `{ room: "lobby" }` for `/chat/:room`. */
+  params?: Record<string, string>;
+  /** The client's IP address, without port. */
+  remoteAddress?: string;
+  /** Values that earlier middleware attached to the request (Hono's `c.var`). */
+  context?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * An upgrade request, copied out of the runtime's request at upgrade time, so it
+ * stays readable for the life of the connection on every runtime (Deno
+ * invalidates the original `Request` once it upgrades).
+ *
+ * @example
+ * ```ts
+ * override onUpgrade(req: UpgradeRequest) {
+ *   if (req.query.get("token") !== "secret") return new Response("no", { status: 401 });
+ *   return { userData: { room: req.params.room ?? "general" } };
+ * }
+ * ```
+ */
+export class UpgradeRequest {
+  /** The full request URL. */
+  readonly url: string;
+  /** The request headers. */
+  readonly headers: Headers;
+  /** Path parameters from the route pattern. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The client's IP address ("" when unknown). */
+  readonly remoteAddress: string;
+  /** Values earlier middleware attached (Hono's `c.var`); empty elsewhere. */
+  readonly context: Readonly<Record<string, unknown>>;
+  #parsed: URL | undefined;
+  #cookies: Record<string, string> | undefined;
+
+  /** Builds a request from data an adapter copied. */
+  constructor(init: UpgradeRequestInit) {
+    this.url = init.url;
+    this.headers = init.headers;
+    this.params = init.params ?? {};
+    this.remoteAddress = init.remoteAddress ?? "";
+    this.context = init.context ?? {};
+  }
+
+  #urlObject(): URL {
+    return (this.#parsed ??= new URL(this.url));
+  }
+
+  /** The path, e.g. `/chat/lobby`. */
+  get path(): string {
+    return this.#urlObject().pathname;
+  }
+
+  /** The query string parameters. */
+  get query(): URLSearchParams {
+    return this.#urlObject().searchParams;
+  }
+
+  /** Cookies from the `Cookie` header. */
+  get cookies(): Readonly<Record<string, string>> {
+    return (this.#cookies ??= parseCookies(this.headers.get("cookie")));
+  }
+
+  /** The subprotocols the client offered, in its order of preference. */
+  get protocols(): string[] {
+    return parseProtocols(this.headers.get("sec-websocket-protocol"));
+  }
+}
+
+/** Parses a `Cookie` header into name/value pairs; a malformed pair is skipped. */
+export function parseCookies(header: string | null): Record<string, string> {
+  const cookies: Record<string, string> = {};
+  if (!header) return cookies;
+  for (const pair of header.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) continue;
+    const name = pair.slice(0, eq).trim();
+    let value = pair.slice(eq + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    try {
+      cookies[name] = decodeURIComponent(value);
+    } catch {
+      cookies[name] = value;
+    }
+  }
+  return cookies;
+}
+
+/** Splits a `Sec-WebSocket-Protocol` header on commas, with or without spaces. */
+export function parseProtocols(header: string | null): string[] {
+  if (!header) return [];
+  return header.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+/**
+ * What `onUpgrade` may return to accept a connection: its user data, the
+ * subprotocol (one the client offered), and extra 101 response headers where
+ * the runtime allows them (not on Deno).
+ */
+export interface UpgradeAccept<UserData> {
+  /** The connection's initial `userData`. */
+  userData?: UserData;
+  /** The chosen subprotocol; must be one the client offered. */
+  protocol?: string;
+  /** Extra headers for the 101 response (Bun and Node; ignored on Deno). */
+  headers?: HeadersInit;
+}
+
+/**
+ * What `onUpgrade` returns: an {@linkcode UpgradeAccept} (or nothing) to
+ * accept, or a `Response` to refuse with that status, headers and body.
+ */
+export type UpgradeResult<UserData> = UpgradeAccept<UserData> | Response | undefined | void;
+
+/** The core's verdict on an upgrade, which the adapter carries out. */
+export type UpgradeDecision<UserData> =
+  | {
+    readonly accept: true;
+    readonly request: UpgradeRequest;
+    readonly userData: UserData;
+    readonly protocol: string;
+    readonly headers: Headers | undefined;
+  }
+  | { readonly accept: false; readonly response: Response };
