@@ -100,15 +100,14 @@ export function parseProtocols(header: string | null): string[] {
 
 /**
  * What `onUpgrade` may return to accept a connection: its user data, the
- * subprotocol (one the client offered), and extra 101 response headers where
- * the runtime allows them (not on Deno).
+ * subprotocol (one the client offered), and extra 101 response headers.
  */
 export interface UpgradeAccept<UserData> {
   /** The connection's initial `userData`. */
   userData?: UserData;
   /** The chosen subprotocol; must be one the client offered. */
   protocol?: string;
-  /** Extra headers for the 101 response (Bun and Node; ignored on Deno). */
+  /** Extra headers for the 101 response, such as `set-cookie`. */
   headers?: HeadersInit;
 }
 

@@ -45,7 +45,7 @@ export const capabilities: Capabilities = {
   nativePubSub: false,
   runtimeMaxMessageSize: false,
   invalidUtf8CloseFrame: false,
-  upgradeHeaders: false,
+  upgradeHeaders: true,
   terminate: false,
 };
 
@@ -74,8 +74,11 @@ export async function upgrade(
   const decision = await endpoint.upgrade(upgradeRequest);
   if (!decision.accept) return decision.response;
   if (decision.protocol) {
-    // Deno splits the offered list on ", " only; clients such as `ws` send "a,b".
-    request.headers.set("sec-websocket-protocol", upgradeRequest.protocols.join(", "));
+    // Deno splits the offered list on ", " only, and clients such as `ws` send "a,b". Incoming
+    // headers are immutable and a copied Request loses the upgrade, so shadow the headers.
+    const normalised = new Headers(request.headers);
+    normalised.set("sec-websocket-protocol", upgradeRequest.protocols.join(", "));
+    Object.defineProperty(request, "headers", { value: normalised });
   }
   const { pingInterval } = endpoint.options;
   const { socket, response } = deno.upgradeWebSocket(request, {
@@ -85,6 +88,8 @@ export async function upgrade(
     idleTimeout: (pingInterval * 2) / 1000,
   });
   new DenoTransport(socket, (transport) => endpoint.open(transport, decision));
+  // Deno has no option for upgrade headers, but the 101 response's headers are written as they are.
+  decision.headers?.forEach((value, name) => response.headers.append(name, value));
   return response;
 }
 
