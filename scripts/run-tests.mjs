@@ -176,6 +176,29 @@ function groupAlive(pid) {
   }
 }
 
+/** Linux only (reads /proc); used to say what is being killed. */
+function groupMembers(pgid) {
+  const found = [];
+  let pids = [];
+  try {
+    pids = fs.readdirSync("/proc").filter((d) => /^[0-9]+$/.test(d));
+  } catch {
+    return found;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // state ppid pgrp ...
+      if (Number(fields[2]) !== pgid || fields[0] === "Z") continue;
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+      found.push(`${pid} ${cmdline.length > 120 ? cmdline.slice(0, 117) + "..." : cmdline}`);
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}
+
 function runProcess(cmd, args, limitMs) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -218,7 +241,10 @@ function runProcess(cmd, args, limitMs) {
     child.on("exit", (code, signal) => {
       // Don't let leftovers (servers, workers) of this runtime leak into the next one.
       if (child.pid !== undefined && groupAlive(child.pid)) {
-        if (!timedOut) err(`[run-tests] killing processes left behind in group ${child.pid}`);
+        if (!timedOut) {
+          const members = groupMembers(child.pid);
+          if (members.length) err(`[run-tests] killing processes left behind:\n${members.map((m) => `  ${m}`).join("\n")}`);
+        }
         killGroup(child.pid, "SIGKILL");
       }
       settle({ code, signal, spawnError: null });
@@ -515,11 +541,12 @@ function compareRuntimes(runs) {
       leaves.add(key);
       for (let i = 1; i < t.segs.length; i++) containers.add(keyOf(t.segs.slice(0, i)));
       let entry = index.get(key);
-      if (!entry) index.set(key, (entry = { segs: t.segs, file: t.file, per: new Map() }));
-      entry.file ??= t.file;
-      const p = entry.per.get(run.name) ?? { count: 0, skipped: 0 };
+      if (!entry) index.set(key, (entry = { segs: t.segs, files: new Set(), per: new Map() }));
+      if (t.file) entry.files.add(t.file);
+      const p = entry.per.get(run.name) ?? { count: 0, skipped: 0, passed: 0 };
       p.count++;
       if (t.status === "skipped") p.skipped++;
+      if (t.status === "passed") p.passed++;
       entry.per.set(run.name, p);
     }
     leafKeys.set(run.name, leaves);
@@ -534,9 +561,13 @@ function compareRuntimes(runs) {
     const max = Math.max(...counts);
     const short = runs.filter((r, i) => counts[i] < max);
     if (!short.length) continue;
-    const label = (entry.file ? `${entry.file}${SEP}` : "") + entry.segs.map(pretty).join(SEP);
-    const present = runs.filter((r, i) => counts[i] > 0).map((r) => `${r.name}${counts[runs.indexOf(r)] > 1 ? `×${counts[runs.indexOf(r)]}` : ""}`);
-    const where = `on ${present.join(", ")}; ${counts.some((c) => c > 0 && c < max) ? "fewer/" : ""}missing on ${short.map((r) => `${r.name}${counts[runs.indexOf(r)] ? `×${counts[runs.indexOf(r)]}` : ""}`).join(", ")}`;
+    const files = [...entry.files].sort();
+    const label = files.length === 1 ? `${files[0]}${SEP}${entry.segs.map(pretty).join(SEP)}` : entry.segs.map(pretty).join(SEP) + (files.length ? `  (${files.join(", ")})` : "");
+    const times = (i) => (counts[i] > 1 ? `×${counts[i]}` : "");
+    const present = runs.map((r, i) => (counts[i] > 0 ? `${r.name}${times(i)}` : null)).filter(Boolean);
+    const absent = runs.map((r, i) => (counts[i] === 0 ? r.name : null)).filter(Boolean);
+    const fewer = runs.map((r, i) => (counts[i] > 0 && counts[i] < max ? r.name : null)).filter(Boolean);
+    const where = [`on ${present.join(", ")}`, absent.length && `missing on ${absent.join(", ")}`, fewer.length && `fewer on ${fewer.join(", ")}`].filter(Boolean).join("; ");
     const skippedEverywhere = [...entry.per.values()].every((p) => p.skipped === p.count);
     if (skippedEverywhere) {
       notes.push(`${label} — skipped where present, not reported by ${short.map((r) => r.name).join(", ")} (e.g. bun omits describe.skip blocks)`);
@@ -555,7 +586,11 @@ function compareRuntimes(runs) {
       continue;
     }
     for (const r of unexplained) missingOn.add(r.name);
-    mismatches.push(`${label}   [${where}]`);
+    const hint =
+      absent.length === 1 && absent[0] === "bun" && [...entry.per.values()].every((p) => p.passed === p.count)
+        ? " (an empty describe()? bun does not report those)"
+        : "";
+    mismatches.push(`${label}   [${where}]${hint}`);
   }
   return { mismatches, notes, missingOn };
 }
