@@ -90,7 +90,8 @@ export class Endpoint<UserData> {
       }
     } else {
       const supported = this.options.protocols;
-      protocol = supported ? offered.find((p) => supported.includes(p)) : offered[0];
+      // `protocols` is documented as the endpoint's order of preference, so it decides among the offered ones.
+      protocol = supported ? supported.find((p) => offered.includes(p)) : offered[0];
       if (protocol === undefined && supported && offered.length > 0) {
         return this.#refuse(400, `Unsupported subprotocol: supported are ${supported.join(", ")}`);
       }

@@ -261,12 +261,13 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
     const endpoint = this.endpoint;
     this.lastActivity = Date.now();
     this.alive = true;
-    endpoint.stats.messagesIn++;
-    endpoint.stats.bytesIn += bytes;
+    // Checked before counting: Bun and ws refuse such a message unread, so it must not count here either.
     if (bytes > endpoint.options.maxMessageSize) {
       this.closeWithin(CloseCode.MessageTooBig, "Message too big", endpoint.options.closeTimeout);
       return false;
     }
+    endpoint.stats.messagesIn++;
+    endpoint.stats.bytesIn += bytes;
     return this.state === OPEN;
   }
 

@@ -53,8 +53,11 @@ export const capabilities: Capabilities = {
   terminate: true,
 };
 
-/** The `ws.data` of a switchboard socket: the upgrade verdict until it opens, then its session. */
-export type BunSocketData = PendingSocket | Session<unknown>;
+/**
+ * The `ws.data` of a switchboard socket: the upgrade verdict until it opens,
+ * then its session. Opaque to applications (internal types), hence `unknown`.
+ */
+export type BunSocketData = unknown;
 
 interface PendingSocket {
   readonly pending: true;
@@ -68,12 +71,14 @@ interface PendingSocket {
  * `Bun.serve` `fetch`. Resolves with `undefined` once upgraded (return that
  * from `fetch`), or with the `Response` to send instead (a refusal).
  * The server's `websocket` must come from {@linkcode websocketHandler}.
+ * `context` becomes the request's `context` (values from earlier middleware).
  */
 export async function upgrade(
   request: Request,
   server: BunServer,
   controller: AnyController,
   params: Record<string, string> = {},
+  context?: Readonly<Record<string, unknown>>,
 ): Promise<Response | undefined> {
   if (!isWebSocketUpgrade(request.headers)) return upgradeRequired();
   const upgradeRequest = new UpgradeRequest({
@@ -81,6 +86,7 @@ export async function upgrade(
     headers: new Headers(request.headers),
     params,
     remoteAddress: server.requestIP(request)?.address ?? "",
+    context,
   });
   const decision = await endpointOf(controller).upgrade(upgradeRequest);
   if (!decision.accept) return decision.response;
@@ -143,8 +149,12 @@ export function websocketHandler(controllers: Iterable<AnyController>): BunWebSo
 /** Bun reports its own protocol closes as 1006 with a reason; give them their RFC codes. */
 function normaliseCloseCode(code: number, reason: string): number {
   if (code !== 1006) return code;
-  if (reason.includes("too big")) return 1009;
+  // Not "Received too big control frame": that one is a protocol error (1002 to the peer).
+  if (reason.includes("too big message")) return 1009;
   if (reason.includes("UTF-8")) return 1007;
+  // Every other "Received ..." close (unmasked frame, bad opcode, RSV bit, bad close frame...)
+  // is a protocol error that Bun answered with 1002 to the peer (measured on 1.4.4).
+  if (reason.startsWith("Received ")) return 1002;
   return code;
 }
 

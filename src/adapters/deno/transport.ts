@@ -58,9 +58,14 @@ export class DenoTransport implements TransportSocket {
       case "open":
         this.#session = this.#open(this);
         break;
-      case "error":
-        this.#errorCode = errorCloseCode((event as ErrorEvent).message ?? "");
+      case "error": {
+        const message = (event as ErrorEvent).message ?? "";
+        // Deno's idle timeout (the heartbeat on Deno) gave up on the peer; it then closes with
+        // 1001. Report it as the core's heartbeat does on Bun and Node: 1006 "Heartbeat timeout".
+        if (message.startsWith("No response from ping frame")) this.#session?.timeOut();
+        else this.#errorCode = errorCloseCode(message);
         break;
+      }
       case "close": {
         const { code, reason } = event as CloseEvent;
         // Code 0 means Deno dropped the connection without a close frame.
@@ -74,6 +79,11 @@ export class DenoTransport implements TransportSocket {
 /** The RFC close code for the reason Deno gave in an error event before closing with 0. */
 function errorCloseCode(message: string): number {
   if (message.includes("UTF-8")) return CloseCode.InvalidPayload;
-  if (message.includes("too large")) return CloseCode.MessageTooBig;
+  // "Ping frame too large" is a protocol error, not a message over the size limit.
+  if (message.includes("too large") && !message.startsWith("Ping")) return CloseCode.MessageTooBig;
+  // Frame-level protocol errors as Deno 2.9.6 words them: "Invalid value" (opcode), "Invalid
+  // fragment", "Invalid continuation frame", "Invalid close frame/code", "Reserved bits are not
+  // zero", "Control frame must not be fragmented", "Ping frame too large". Not "Unexpected EOF".
+  if (/^Invalid |Reserved bits|must not be fragmented|^Ping frame too large/.test(message)) return CloseCode.ProtocolError;
   return CloseCode.Abnormal;
 }
