@@ -32,6 +32,7 @@ import { type UpgradeDecision, UpgradeRequest } from "../../core/upgrade.ts";
 import { pathOf, Router } from "../../server/router.ts";
 import {
   type AnyController,
+  type FetchHandler,
   listenAddress,
   type Routes,
   type ServeOptions,
@@ -96,6 +97,7 @@ function headersOf(request: IncomingMessage): Headers {
  * Upgrades one `upgrade` event to a WebSocket served by `controller`, or
  * answers it with the refusal from `onUpgrade`. For servers that route
  * upgrades themselves; {@linkcode attach} does the routing for you.
+ * `context` becomes the request's `context` (values from earlier middleware).
  */
 export async function handleUpgrade(
   request: IncomingMessage,
@@ -103,6 +105,7 @@ export async function handleUpgrade(
   head: Buffer,
   controller: AnyController,
   params: Record<string, string> = {},
+  context?: Readonly<Record<string, unknown>>,
 ): Promise<void> {
   // A client that resets during an async onUpgrade must not crash the process.
   socket.on("error", () => socket.destroy());
@@ -112,6 +115,7 @@ export async function handleUpgrade(
     headers: headersOf(request),
     params,
     remoteAddress: plainAddress(request.socket.remoteAddress),
+    context,
   });
   const decision = await endpoint.upgrade(upgradeRequest);
   if (!decision.accept) return writeRawResponse(socket, decision.response);
@@ -127,17 +131,22 @@ export async function handleUpgrade(
 
 /**
  * Serves the routes on an existing `node:http` server's `upgrade` event.
- * Upgrades on other paths are left to other listeners, or refused with 404
- * when there are none. Returns a function that detaches again.
+ * Upgrades on other paths go to `fallback` when given (as `serve({ fetch })`
+ * does on every runtime), else are left to other listeners, or refused with
+ * 404 when there are none. Returns a function that detaches again.
  */
-export function attach(server: HttpServer, routes: Routes): () => void {
+export function attach(server: HttpServer, routes: Routes, fallback?: FetchHandler): () => void {
   const router = new Router(routes);
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const match = router.match(pathOf(request.url ?? "/"));
     if (match) {
       handleUpgrade(request, socket, head, match.controller, match.params).catch(() => socket.destroy());
-    } else if (server.listenerCount("upgrade") === 1) {
-      writeRawResponse(socket, new Response("Not Found", { status: 404 })).catch(() => socket.destroy());
+    } else if (fallback || server.listenerCount("upgrade") === 1) {
+      socket.on("error", () => socket.destroy());
+      const answer = fallback
+        ? Promise.resolve(fallback(new Request(`http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`, { headers: headersOf(request) })))
+        : Promise.resolve(new Response("Not Found", { status: 404 }));
+      answer.then((response) => writeRawResponse(socket, response)).catch(() => socket.destroy());
     }
   };
   server.on("upgrade", onUpgrade);
@@ -160,7 +169,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const fallback = options.fetch ??
     ((request: Request) => router.match(pathOf(request.url)) ? upgradeRequired() : new Response("Not Found", { status: 404 }));
   const server = createServer(getRequestListener(fallback));
-  attach(server, options.routes);
+  attach(server, options.routes, options.fetch);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, hostname, () => {
