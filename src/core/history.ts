@@ -147,8 +147,12 @@ export class MemoryHistory implements History {
 
   /** The newest `limit` entries of a room, oldest first. */
   recent(room: string, limit: number = this.#size): Promise<HistoryEntry[]> {
+    // A fractional limit would reach `new Array(2.5)` and throw synchronously from a promise-returning method.
+    if (typeof limit !== "number" || Number.isNaN(limit)) {
+      return Promise.reject(new RangeError(`Cannot read history as 'limit' must be a number: current value is ${String(limit)}`));
+    }
     const log = this.#rooms.get(room);
-    return Promise.resolve(log ? log.newest(Math.max(0, limit)) : []);
+    return Promise.resolve(log ? log.newest(Math.max(0, Math.floor(limit))) : []);
   }
 
   /** Every entry after `id`, or `complete: false` when some fell out or `id` was never issued. */

@@ -17,11 +17,11 @@ export class NodeTransport implements TransportSocket {
   bind(session: Session<unknown>): void {
     const ws = this.#ws;
     ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (isBinary) session.receiveBinary(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (isBinary) session.receiveBinary(ownBytes(data));
       else session.receiveText(data.toString("utf8"));
     });
-    ws.on("ping", (data: Buffer) => session.receivePing(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
-    ws.on("pong", (data: Buffer) => session.receivePong(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+    ws.on("ping", (data: Buffer) => session.receivePing(ownBytes(data)));
+    ws.on("pong", (data: Buffer) => session.receivePong(ownBytes(data)));
     ws.on("error", (error: Error & { code?: string }) => {
       this.#errorCode = errorCloseCode(error.code);
     });
@@ -63,6 +63,19 @@ export class NodeTransport implements TransportSocket {
   terminate(): void {
     this.#ws.terminate();
   }
+}
+
+/**
+ * A plain Uint8Array whose ArrayBuffer holds exactly this payload, as on Bun
+ * and Deno. A `ws` Buffer is often a view into the whole TCP chunk or into
+ * Node's process-wide Buffer pool, so its `.buffer` would expose other frames,
+ * even other connections' data: copy unless the Buffer owns its memory.
+ */
+function ownBytes(data: Buffer): Uint8Array {
+  if (data.byteOffset === 0 && data.buffer.byteLength === data.byteLength) {
+    return new Uint8Array(data.buffer, 0, data.byteLength);
+  }
+  return new Uint8Array(data);
 }
 
 /** The RFC close code for a `ws` protocol error. */

@@ -1,0 +1,393 @@
+/**
+ * Conformance: message history. First MemoryHistory on its own (pure core,
+ * no server), then recording through a controller: `record: true` stores
+ * before it sends, a reconnecting client catches up with `since`, a custom
+ * `History` replaces the default.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  type Connection,
+  type History,
+  type HistoryData,
+  type HistoryEntry,
+  type HistoryMeta,
+  MemoryHistory,
+  type SinceResult,
+  type UpgradeRequest,
+  WebSocketController,
+} from "../mod.ts";
+import type { RawWebSocket } from "./helpers/raw-client.ts";
+import { delay, startServer, waitFor } from "./helpers/server.ts";
+
+const texts = (entries: readonly HistoryEntry[]): HistoryData[] => entries.map((e) => e.data);
+const ids = (entries: readonly HistoryEntry[]): number[] => entries.map((e) => e.id);
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe("MemoryHistory", () => {
+  test("150 appends with size 100 keep the newest 100, in order, with ids increasing by one", async () => {
+    const history = new MemoryHistory({ size: 100 });
+    assert.equal(history.size, 100);
+    const before = Date.now();
+    for (let i = 1; i <= 150; i++) {
+      const entry = await history.append("room", `m${i}`);
+      assert.equal(entry.id, i, "ids start at 1 and increase by one");
+      assert.equal(entry.room, "room");
+      assert.equal(entry.data, `m${i}`);
+    }
+    const kept = await history.recent("room");
+    assert.equal(kept.length, 100);
+    assert.deepEqual(ids(kept), range(51, 150));
+    assert.deepEqual(texts(kept), range(51, 150).map((i) => `m${i}`));
+    for (let i = 1; i < kept.length; i++) assert.ok(kept[i]!.timestamp >= kept[i - 1]!.timestamp, "timestamps never go back");
+    assert.ok(kept[0]!.timestamp >= before && kept.at(-1)!.timestamp <= Date.now());
+    assert.equal(await history.count("room"), 100);
+  });
+
+  test("the default size is 100, and a bad size is a RangeError", () => {
+    assert.equal(new MemoryHistory().size, 100);
+    for (const size of [-1, 1.5, Number.NaN]) {
+      assert.throws(() => new MemoryHistory({ size }), RangeError, `size ${size}`);
+    }
+  });
+
+  test("recent(room, n) gives the newest n, oldest first", async () => {
+    const history = new MemoryHistory({ size: 10 });
+    for (let i = 1; i <= 25; i++) await history.append("r", `m${i}`);
+    assert.deepEqual(ids(await history.recent("r", 3)), [23, 24, 25]);
+    assert.deepEqual(ids(await history.recent("r", 1)), [25]);
+    assert.deepEqual(ids(await history.recent("r", 0)), []);
+    assert.deepEqual(ids(await history.recent("r", 10)), range(16, 25));
+    assert.deepEqual(ids(await history.recent("r", 1_000)), range(16, 25), "more than kept gives all kept");
+    assert.deepEqual(ids(await history.recent("r")), range(16, 25), "no limit gives all kept");
+    assert.deepEqual(await history.recent("unknown", 5), []);
+    assert.deepEqual(ids(await history.recent("r", -3)), [], "a negative limit gives nothing");
+    assert.deepEqual(ids(await history.recent("r", 2.5)), [24, 25], "a fractional limit rounds down");
+    assert.deepEqual(ids(await history.recent("r", Infinity)), range(16, 25));
+    // A bad limit is a rejected promise, not a synchronous throw from an async API.
+    const bad = (() => {
+      try {
+        return history.recent("r", Number.NaN);
+      } catch (error) {
+        return `threw synchronously: ${error}`;
+      }
+    })();
+    assert.ok(bad instanceof Promise, String(bad));
+    await assert.rejects(bad, RangeError);
+  });
+
+  test("since(room, id) gives exactly the entries after id", async () => {
+    const history = new MemoryHistory({ size: 100 });
+    for (let i = 1; i <= 150; i++) await history.append("room", `m${i}`);
+    // The oldest kept is 51, so since(50) is the whole log and still complete.
+    for (const after of [50, 51, 100, 120, 149]) {
+      const result = await history.since("room", after);
+      assert.equal(result.complete, true, `since(${after}) is complete`);
+      assert.deepEqual(ids(result.entries), range(after + 1, 150), `since(${after})`);
+      assert.deepEqual(texts(result.entries), range(after + 1, 150).map((i) => `m${i}`));
+    }
+  });
+
+  test("since an id that fell out of the log says complete: false, never a partial replay", async () => {
+    const history = new MemoryHistory({ size: 100 });
+    for (let i = 1; i <= 150; i++) await history.append("room", `m${i}`);
+    for (const after of [0, 1, 49]) {
+      const result: SinceResult = await history.since("room", after);
+      assert.deepEqual(result, { complete: false, entries: [] }, `since(${after})`);
+    }
+  });
+
+  test("since the last id is complete and empty; since an id never issued is complete: false", async () => {
+    const history = new MemoryHistory({ size: 5 });
+    assert.deepEqual(await history.since("room", 0), { complete: true, entries: [] }, "nothing recorded yet, nothing missed");
+    assert.deepEqual(await history.since("room", 1), { complete: false, entries: [] }, "id 1 was never issued");
+    for (let i = 1; i <= 8; i++) await history.append("room", `m${i}`);
+    assert.deepEqual(await history.since("room", 8), { complete: true, entries: [] });
+    for (const bad of [9, 100, -1, 2.5, Number.NaN]) {
+      assert.deepEqual(await history.since("room", bad), { complete: false, entries: [] }, `since(${bad})`);
+    }
+  });
+
+  test("rooms are independent: own ids, own bounds, own since", async () => {
+    const history = new MemoryHistory({ size: 3 });
+    for (let i = 1; i <= 5; i++) await history.append("a", `a${i}`);
+    await history.append("b", "b1");
+    assert.equal((await history.append("b", "b2")).id, 2, "b counts its own ids");
+    assert.equal((await history.append("a", "a6")).id, 6);
+    assert.deepEqual(texts(await history.recent("a")), ["a4", "a5", "a6"]);
+    assert.deepEqual(texts(await history.recent("b")), ["b1", "b2"]);
+    assert.deepEqual(texts((await history.since("b", 0)).entries), ["b1", "b2"]);
+    assert.equal((await history.since("a", 0)).complete, false);
+    assert.deepEqual(await history.since("b", 3), { complete: false, entries: [] }, "a's ids mean nothing in b");
+    assert.ok((await history.recent("a")).every((e) => e.room === "a"));
+  });
+
+  test("append with a builder function lets the message carry its own id and timestamp", async () => {
+    const history = new MemoryHistory({ size: 10 });
+    await history.append("chat", "plain");
+    const metas: HistoryMeta[] = [];
+    const entry = await history.append("chat", (meta) => {
+      metas.push(meta);
+      return JSON.stringify({ id: meta.id, at: meta.timestamp, text: "hi" });
+    });
+    assert.equal(metas.length, 1, "the builder runs once");
+    assert.equal(entry.id, 2);
+    assert.deepEqual(metas[0], { id: entry.id, timestamp: entry.timestamp });
+    assert.deepEqual(JSON.parse(entry.data as string), { id: 2, at: entry.timestamp, text: "hi" });
+    const binary = await history.append("chat", ({ id }) => new Uint8Array([id, 0xff]));
+    assert.deepEqual([...(binary.data as Uint8Array)], [3, 0xff]);
+    const all = await history.recent("chat");
+    assert.deepEqual(ids(all), [1, 2, 3]);
+    assert.deepEqual(all.slice(1), [entry, binary]);
+  });
+
+  test("binary data is kept as given", async () => {
+    const history = new MemoryHistory();
+    const bytes = new Uint8Array([0, 1, 2, 255]);
+    await history.append("bin", bytes);
+    const [entry] = await history.recent("bin");
+    assert.ok(entry!.data instanceof Uint8Array);
+    assert.deepEqual([...(entry!.data as Uint8Array)], [0, 1, 2, 255]);
+  });
+
+  test("count() per room and in total; clear() one room or all, and a cleared room starts again at id 1", async () => {
+    const history = new MemoryHistory({ size: 4 });
+    for (let i = 0; i < 6; i++) await history.append("a", `a${i}`);
+    for (let i = 0; i < 2; i++) await history.append("b", `b${i}`);
+    assert.equal(await history.count("a"), 4, "bounded");
+    assert.equal(await history.count("b"), 2);
+    assert.equal(await history.count("none"), 0);
+    assert.equal(await history.count(), 6);
+    await history.clear("a");
+    assert.equal(await history.count("a"), 0);
+    assert.equal(await history.count(), 2);
+    assert.deepEqual(await history.recent("a"), []);
+    assert.equal((await history.append("a", "again")).id, 1);
+    await history.clear();
+    assert.equal(await history.count(), 0);
+    assert.deepEqual(await history.recent("b"), []);
+  });
+
+  test("size 0 keeps nothing but still issues ids", async () => {
+    const history = new MemoryHistory({ size: 0 });
+    assert.equal((await history.append("r", "x")).id, 1);
+    assert.equal((await history.append("r", "y")).id, 2);
+    assert.equal(await history.count(), 0);
+    assert.deepEqual(await history.since("r", 1), { complete: false, entries: [] });
+    assert.deepEqual(await history.since("r", 2), { complete: true, entries: [] });
+  });
+});
+
+/** A History that stores only after a delay, and logs when each entry became visible. */
+class SlowHistory implements History {
+  readonly inner: MemoryHistory;
+  /** Ids readable from the history, in the order they became readable. */
+  readonly stored: number[] = [];
+  appends = 0;
+
+  constructor(size: number) {
+    this.inner = new MemoryHistory({ size });
+  }
+  async append(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData)): Promise<HistoryEntry> {
+    this.appends++;
+    await delay(30);
+    const entry = await this.inner.append(room, data);
+    this.stored.push(entry.id);
+    return entry;
+  }
+  recent(room: string, limit?: number): Promise<HistoryEntry[]> {
+    return this.inner.recent(room, limit);
+  }
+  since(room: string, id: number): Promise<SinceResult> {
+    return this.inner.since(room, id);
+  }
+  count(room?: string): Promise<number> {
+    return this.inner.count(room);
+  }
+  clear(room?: string): Promise<void> {
+    return this.inner.clear(room);
+  }
+}
+
+/**
+ * A chat room with catch-up: `?since=N` replays the entries after N, or sends
+ * "gap" when the history cannot. The replay happens before the connection
+ * joins the room, so nothing live can overtake it.
+ */
+class Room extends WebSocketController<{ since: number | undefined }> {
+  override onUpgrade(request: UpgradeRequest) {
+    const since = request.query.get("since");
+    return { userData: { since: since === null ? undefined : Number(since) } };
+  }
+  override async onConnect(conn: Connection<{ since: number | undefined }>) {
+    if (conn.userData.since !== undefined) {
+      const missed = await this.history.since("lobby", conn.userData.since);
+      if (!missed.complete) conn.sendText("gap");
+      for (const entry of missed.entries) {
+        if (typeof entry.data === "string") conn.sendText(entry.data);
+        else conn.sendBinary(entry.data);
+      }
+      conn.sendText("caught up");
+    }
+    conn.join("lobby");
+  }
+}
+
+describe("history through a controller", () => {
+  test("historySize sets the default MemoryHistory's bound", async () => {
+    const controller = new WebSocketController({ historySize: 5 });
+    assert.ok(controller.history instanceof MemoryHistory);
+    assert.equal((controller.history as MemoryHistory).size, 5);
+    assert.equal(controller.options.historySize, 5);
+    for (let i = 1; i <= 8; i++) await controller.broadcastText(`m${i}`, { room: "r", record: true });
+    assert.deepEqual(texts(await controller.history.recent("r")), ["m4", "m5", "m6", "m7", "m8"]);
+    assert.equal(new WebSocketController().options.historySize, 100);
+  });
+
+  test("broadcastText/Binary/Json with record: true resolve with the stored entry and send to the room", async (t) => {
+    const controller = new Room({ historySize: 10 });
+    const server = await startServer({ "/room": controller });
+    t.after(() => server.stop());
+    const client = await server.connect("/room");
+    await waitFor(() => controller.room("lobby").size === 1, 5_000, "the client to join");
+
+    const text = await controller.broadcastText("hello", { room: "lobby", record: true });
+    assert.equal(text.id, 1);
+    assert.equal(text.room, "lobby");
+    assert.equal(text.data, "hello");
+    const binary = await controller.broadcastBinary(new Uint8Array([9, 8, 7]), { room: "lobby", record: true });
+    assert.equal(binary.id, 2);
+    assert.deepEqual([...(binary.data as Uint8Array)], [9, 8, 7]);
+    const json = await controller.broadcastJson({ n: 3 }, { room: "lobby", record: true });
+    assert.equal(json.id, 3);
+    assert.equal(json.data, '{"n":3}', "JSON is recorded as its text");
+    // A room without members still records.
+    const lonely = await controller.broadcastText("nobody here", { room: "empty", record: true });
+    assert.equal(lonely.id, 1);
+
+    const [m1, m2, m3] = await client.messages(3);
+    assert.equal(m1!.text(), "hello");
+    assert.equal(m2!.kind, "binary");
+    assert.deepEqual([...m2!.data], [9, 8, 7]);
+    assert.equal(m3!.text(), '{"n":3}');
+    assert.deepEqual(await controller.history.recent("lobby"), [text, binary, json]);
+    assert.deepEqual(texts(await controller.history.recent("empty")), ["nobody here"]);
+    client.close();
+    await client.closed;
+  });
+
+  test("record: true without a room rejects with a TypeError and sends nothing", async (t) => {
+    const controller = new Room();
+    const server = await startServer({ "/room": controller });
+    t.after(() => server.stop());
+    const client = await server.connect("/room");
+    await waitFor(() => controller.room("lobby").size === 1, 5_000, "the client to join");
+    // The typed overloads require `room` with `record: true`; a caller without types can still leave it out.
+    const untyped = controller as unknown as { [K in "broadcastText" | "broadcastJson"]: (x: unknown, o: object) => Promise<unknown> } & {
+      broadcastBinary(x: Uint8Array, o: object): Promise<unknown>;
+    };
+    await assert.rejects(untyped.broadcastText("x", { record: true }), TypeError);
+    await assert.rejects(untyped.broadcastBinary(new Uint8Array([1]), { record: true }), TypeError);
+    await assert.rejects(untyped.broadcastJson({ x: 1 }, { record: true }), TypeError);
+    assert.equal(await controller.history.count(), 0, "nothing recorded");
+    assert.equal(controller.broadcastText("marker"), 1);
+    assert.equal((await client.nextMessage()).text(), "marker", "nothing was sent before the marker");
+    client.close();
+    await client.closed;
+  });
+
+  test("a recorded message is stored before it is sent", async (t) => {
+    const history = new SlowHistory(100);
+    const controller = new Room({ history });
+    assert.equal(controller.history, history, "the custom History is the controller's history");
+    const server = await startServer({ "/room": controller });
+    t.after(() => server.stop());
+    const client = await server.connect("/room");
+    await waitFor(() => controller.room("lobby").size === 1, 5_000, "the client to join");
+    // What was already readable from the history when each message reached the client.
+    const storedOnArrival: number[][] = [];
+    client.onMessage = () => storedOnArrival.push([...history.stored]);
+    const entries = await Promise.all([1, 2, 3].map((i) => controller.broadcastText(`m${i}`, { room: "lobby", record: true })));
+    assert.deepEqual(ids(entries), [1, 2, 3]);
+    await waitFor(() => client.received === 3, 5_000, "three messages");
+    assert.equal(history.appends, 3, "the custom History recorded them");
+    storedOnArrival.forEach((stored, i) => assert.ok(stored.includes(i + 1), `message ${i + 1} was stored before it arrived: ${stored}`));
+    client.close();
+    await client.closed;
+  });
+
+  test("a client reconnecting with since gets exactly the messages it missed", async (t) => {
+    const controller = new Room({ historySize: 100 });
+    const server = await startServer({ "/room": controller });
+    t.after(() => server.stop());
+    const first = await server.connect("/room");
+    await waitFor(() => controller.room("lobby").size === 1, 5_000, "the client to join");
+    let lastSeen = 0;
+    for (let i = 1; i <= 3; i++) lastSeen = (await controller.broadcastText(`m${i}`, { room: "lobby", record: true })).id;
+    assert.deepEqual((await first.messages(3)).map((m) => m.text()), ["m1", "m2", "m3"]);
+    first.close();
+    await first.closed;
+    await waitFor(() => controller.connections.size === 0, 5_000, "the disconnect");
+
+    // Missed while away, one of them binary.
+    await controller.broadcastText("m4", { room: "lobby", record: true });
+    await controller.broadcastBinary(new Uint8Array([5]), { room: "lobby", record: true });
+    await controller.broadcastText("m6", { room: "lobby", record: true });
+
+    const back: RawWebSocket = await server.connect(`/room?since=${lastSeen}`);
+    const replay = await back.messages(4);
+    assert.deepEqual(
+      replay.map((m) => (m.kind === "binary" ? `bin ${[...m.data]}` : m.text())),
+      ["m4", "bin 5", "m6", "caught up"],
+    );
+    // Live again after the replay.
+    await waitFor(() => controller.room("lobby").size === 1, 5_000, "the client to rejoin");
+    await controller.broadcastText("m7", { room: "lobby", record: true });
+    assert.equal((await back.nextMessage()).text(), "m7");
+
+    // Up to date: nothing to replay.
+    const current = await server.connect("/room?since=7");
+    assert.equal((await current.nextMessage()).text(), "caught up");
+    await Promise.all([back, current].map((c) => (c.close(), c.closed)));
+  });
+
+  test("a client that missed more than historySize is told there is a gap", async (t) => {
+    const controller = new Room({ historySize: 5 });
+    const server = await startServer({ "/room": controller });
+    t.after(() => server.stop());
+    for (let i = 1; i <= 8; i++) await controller.broadcastText(`m${i}`, { room: "lobby", record: true });
+    const late = await server.connect("/room?since=2");
+    assert.deepEqual((await late.messages(2)).map((m) => m.text()), ["gap", "caught up"]);
+    const inTime = await server.connect("/room?since=3");
+    assert.deepEqual((await inTime.messages(6)).map((m) => m.text()), ["m4", "m5", "m6", "m7", "m8", "caught up"]);
+    const ahead = await server.connect("/room?since=42");
+    assert.deepEqual((await ahead.messages(2)).map((m) => m.text()), ["gap", "caught up"], "an id never issued");
+    await Promise.all([late, inTime, ahead].map((c) => (c.close(), c.closed)));
+  });
+
+  test("stats().messagesInHistory counts the entries kept over all rooms", async () => {
+    const controller = new WebSocketController({ historySize: 3 });
+    assert.equal((await controller.stats()).messagesInHistory, 0);
+    for (let i = 0; i < 2; i++) await controller.broadcastText(`a${i}`, { room: "a", record: true });
+    for (let i = 0; i < 5; i++) await controller.broadcastText(`b${i}`, { room: "b", record: true });
+    assert.equal((await controller.stats()).messagesInHistory, 2 + 3);
+    await controller.history.clear("b");
+    assert.equal((await controller.stats()).messagesInHistory, 2);
+    // A broadcast without record leaves history alone.
+    controller.broadcastText("not recorded", { room: "a" });
+    assert.equal((await controller.stats()).messagesInHistory, 2);
+  });
+
+  test("a custom History passed as the history option is used for record, since and stats", async () => {
+    const history = new SlowHistory(10);
+    const controller = new WebSocketController({ history, historySize: 1 });
+    assert.equal(controller.history, history);
+    const entry = await controller.broadcastJson({ a: 1 }, { room: "r", record: true });
+    await controller.broadcastText("two", { room: "r", record: true });
+    assert.equal(history.appends, 2, "record went to the custom History");
+    assert.deepEqual(history.stored, [1, 2]);
+    assert.equal(entry.data, '{"a":1}');
+    assert.equal((await controller.stats()).messagesInHistory, 2, "historySize does not bound a custom History");
+    assert.deepEqual(texts((await controller.history.since("r", 0)).entries), ['{"a":1}', "two"]);
+  });
+});
