@@ -28,9 +28,8 @@
 import type { ServeOptions, Server } from "./src/server/types.ts";
 
 export { WebSocketController } from "./src/core/controller.ts";
-export type { RecordedBroadcastOptions } from "./src/core/controller.ts";
 export type { Connection } from "./src/core/connection.ts";
-export type { BroadcastOptions, ShutdownOptions } from "./src/core/endpoint.ts";
+export type { BroadcastOptions, RecordedBroadcastOptions, ShutdownOptions } from "./src/core/endpoint.ts";
 export { CloseCode, isSendableCloseCode } from "./src/core/close-codes.ts";
 export type { CloseCodeValue } from "./src/core/close-codes.ts";
 export { SwitchboardError } from "./src/core/errors.ts";
@@ -43,7 +42,7 @@ export type { Capabilities } from "./src/core/socket.ts";
 export type { ControllerStats } from "./src/core/stats.ts";
 export { UpgradeRequest } from "./src/core/upgrade.ts";
 export type { UpgradeAccept, UpgradeRequestInit, UpgradeResult } from "./src/core/upgrade.ts";
-export type { FetchHandler, Routes, ServeOptions, Server } from "./src/server/types.ts";
+export type { AnyController, FetchHandler, Routes, ServeOptions, Server } from "./src/server/types.ts";
 
 /** The runtime this code runs on. */
 export function currentRuntime(): "bun" | "deno" | "node" {

@@ -390,4 +390,27 @@ describe("history through a controller", () => {
     assert.equal((await controller.stats()).messagesInHistory, 2, "historySize does not bound a custom History");
     assert.deepEqual(texts((await controller.history.since("r", 0)).entries), ['{"a":1}', "two"]);
   });
+  test("recorded broadcasts go out in call order and id order, even when the History answers out of order", async (t) => {
+    // The first append answers last: without ordering, the second message would overtake it.
+    class ReversingHistory extends SlowHistory {
+      #calls = 0;
+      override async append(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData)): Promise<HistoryEntry> {
+        const entry = this.inner.append(room, data);
+        await delay(this.#calls++ === 0 ? 60 : 0);
+        return entry;
+      }
+    }
+    const controller = new Room({ history: new ReversingHistory(100) });
+    const server = await startServer({ "/room": controller });
+    t.after(() => server.stop());
+    const client = await server.connect("/room");
+    await waitFor(() => controller.room("lobby").size === 1, 5_000, "the client to join");
+    const first = controller.broadcastText("first", { room: "lobby", record: true });
+    const second = controller.broadcastText("second", { room: "lobby", record: true });
+    const [a, b] = await Promise.all([first, second]);
+    assert.ok(a.id < b.id, "ids follow the calls");
+    assert.deepEqual((await client.messages(2)).map((m) => m.text()), ["first", "second"]);
+    client.close();
+    await client.closed;
+  });
 });

@@ -323,4 +323,34 @@ describe("messages", () => {
     client.close();
     await client.closed;
   });
+  test("sendJson and broadcastJson refuse values that serialize to nothing, with a TypeError", async (t) => {
+    const errors: string[] = [];
+    class Json extends WebSocketController {
+      override onTextMessage(conn: Connection) {
+        for (const value of [undefined, () => 1, Symbol("s")]) {
+          try {
+            conn.sendJson(value);
+          } catch (error) {
+            errors.push(`${(error as Error).name}: ${(error as Error).message}`);
+          }
+          try {
+            this.broadcastJson(value);
+          } catch (error) {
+            errors.push((error as Error).name);
+          }
+        }
+        conn.sendJson(null);
+      }
+    }
+    const server = await startServer({ "/json": new Json() });
+    t.after(() => server.stop());
+    const client = await server.connect("/json");
+    client.sendText("go");
+    assert.equal((await client.nextMessage()).text(), "null");
+    assert.equal(errors.length, 6);
+    assert.match(errors[0]!, /^TypeError: Cannot send JSON as the value serializes to nothing/);
+    assert.ok(errors.every((e) => e.startsWith("TypeError")));
+    client.close();
+    await client.closed;
+  });
 });

@@ -1,12 +1,11 @@
 import type { Connection } from "./connection.ts";
-import { type BroadcastOptions, Endpoint, type ShutdownOptions } from "./endpoint.ts";
+import { type BroadcastOptions, Endpoint, type RecordedBroadcastOptions, type ShutdownOptions } from "./endpoint.ts";
+import { toJson } from "./session.ts";
 import type { History, HistoryEntry } from "./history.ts";
 import { type ControllerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { ControllerStats } from "./stats.ts";
 import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
 
-/** {@linkcode BroadcastOptions} of a broadcast that is also recorded in a room's history. */
-export type RecordedBroadcastOptions<UserData> = BroadcastOptions<UserData> & { room: string; record: true };
 
 /** Reaches a controller's engine; for adapters only, not part of the public API. */
 export let endpointOf: <UserData>(controller: WebSocketController<UserData>) => Endpoint<UserData>;
@@ -36,6 +35,8 @@ export let endpointOf: <UserData>(controller: WebSocketController<UserData>) => 
  */
 export class WebSocketController<UserData = undefined> {
   readonly #endpoint: Endpoint<UserData>;
+  /** The last recorded broadcast, which the next one waits for. */
+  #lastRecorded: Promise<unknown> = Promise.resolve();
 
   static {
     endpointOf = (controller) => controller.#endpoint;
@@ -121,33 +122,49 @@ export class WebSocketController<UserData = undefined> {
    * history entry once the message is stored and sent.
    */
   broadcastText(text: string, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry>;
+  /** Sends without recording; returns the number of recipients. */
   broadcastText(text: string, options?: BroadcastOptions<UserData>): number;
-  broadcastText(text: string, options?: BroadcastOptions<UserData>): number | Promise<HistoryEntry> {
+  broadcastText(text: string,
+    options?: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData>,
+  ): number | Promise<HistoryEntry> {
     return options?.record ? this.#recordThenSend(text, options) : this.#endpoint.broadcast(text, options);
   }
 
   /** Like {@linkcode broadcastText} for a binary message. */
   broadcastBinary(data: Uint8Array, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry>;
+  /** Sends without recording; returns the number of recipients. */
   broadcastBinary(data: Uint8Array, options?: BroadcastOptions<UserData>): number;
-  broadcastBinary(data: Uint8Array, options?: BroadcastOptions<UserData>): number | Promise<HistoryEntry> {
+  broadcastBinary(data: Uint8Array,
+    options?: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData>,
+  ): number | Promise<HistoryEntry> {
     return options?.record ? this.#recordThenSend(data, options) : this.#endpoint.broadcast(data, options);
   }
 
   /** Like {@linkcode broadcastText} with `JSON.stringify(value)`, serialized once. */
   broadcastJson(value: unknown, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry>;
+  /** Sends without recording; returns the number of recipients. */
   broadcastJson(value: unknown, options?: BroadcastOptions<UserData>): number;
-  broadcastJson(value: unknown, options?: BroadcastOptions<UserData>): number | Promise<HistoryEntry> {
-    return this.broadcastText(JSON.stringify(value), options as RecordedBroadcastOptions<UserData>);
+  broadcastJson(value: unknown,
+    options?: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData>,
+  ): number | Promise<HistoryEntry> {
+    return this.broadcastText(toJson(value), options as RecordedBroadcastOptions<UserData>);
   }
 
-  async #recordThenSend(data: string | Uint8Array, options: BroadcastOptions<UserData>): Promise<HistoryEntry> {
+  #recordThenSend(data: string | Uint8Array, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry> {
     if (options.room === undefined) {
-      throw new TypeError("Cannot record a broadcast as 'room' is missing: history is kept per room");
+      return Promise.reject(new TypeError("Cannot record a broadcast as 'room' is missing: history is kept per room"));
     }
-    // Stored before it is sent, so a client that reconnects with `since` cannot miss it.
-    const entry = await this.#endpoint.history.append(options.room, data);
-    this.#endpoint.broadcast(data, options);
-    return entry;
+    const endpoint = this.#endpoint;
+    // Appending starts now, so ids follow the calls; sending waits for the previous recorded
+    // broadcast, so messages go out in id order even when the History answers out of order.
+    // Stored before sent: a client that reconnects with `since` cannot miss it.
+    const appended = endpoint.history.append(options.room, data);
+    const sent = this.#lastRecorded.then(() => appended).then((entry) => {
+      endpoint.broadcast(data, options);
+      return entry;
+    });
+    this.#lastRecorded = sent.catch(() => undefined);
+    return sent;
   }
 
   /** Counters: connections, rooms, history size, traffic, refusals, closes by code. */

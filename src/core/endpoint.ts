@@ -17,8 +17,19 @@ export interface BroadcastOptions<UserData> {
   room?: string;
   /** Leave out this connection or these connections, typically the sender. */
   except?: Connection<UserData> | Iterable<Connection<UserData>>;
-  /** Also record the message in the room's history; requires `room`. */
-  record?: boolean;
+  /** Recording needs a room: see {@linkcode RecordedBroadcastOptions}. */
+  record?: false;
+}
+
+/**
+ * {@linkcode BroadcastOptions} of a broadcast that is also recorded in the
+ * room's history: stored first, then sent, in the order of the calls.
+ */
+export interface RecordedBroadcastOptions<UserData> extends Omit<BroadcastOptions<UserData>, "record"> {
+  /** The room whose history records the message. */
+  room: string;
+  /** Record the message. */
+  record: true;
 }
 
 /** Options of `shutdown()`. */
@@ -180,7 +191,10 @@ export class Endpoint<UserData> {
    * (Bun), else in a loop that never waits on a slow client. Returns the
    * number of connections it was handed to.
    */
-  broadcast(data: string | Uint8Array, options: BroadcastOptions<UserData> | undefined): number {
+  broadcast(
+    data: string | Uint8Array,
+    options: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData> | undefined,
+  ): number {
     const room = options?.room;
     let targets: Set<Session<UserData>> | Map<string, Session<UserData>> | undefined = this.connections;
     if (room !== undefined) targets = this.rooms.get(room);
@@ -189,8 +203,16 @@ export class Endpoint<UserData> {
     let skipOne: Session<UserData> | undefined;
     let skipMany: Set<unknown> | undefined;
     if (except !== undefined) {
-      if (typeof (except as Iterable<unknown>)[Symbol.iterator] === "function") skipMany = new Set(except as Iterable<unknown>);
-      else skipOne = except as Session<UserData>;
+      if (typeof (except as Iterable<unknown>)[Symbol.iterator] === "function") {
+        skipMany = new Set(except as Iterable<unknown>);
+        // One excluded connection is the common case ([sender]); keep it on the fast path.
+        if (skipMany.size <= 1) {
+          skipOne = skipMany.values().next().value as Session<UserData> | undefined;
+          skipMany = undefined;
+        }
+      } else {
+        skipOne = except as Session<UserData>;
+      }
     }
     const bytes = typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
     if (this.#publisher && skipMany === undefined) {
@@ -223,12 +245,14 @@ export class Endpoint<UserData> {
     } else {
       status = publisher.publish(topic, data);
     }
-    this.stats.messagesOut += recipients;
-    this.stats.bytesOut += bytes * recipients;
     // Status 0 means the runtime dropped the message for someone past its limit: find them.
     if (status === 0 && recipients > 0) {
-      for (const session of targets.values()) session.checkBackpressure();
+      for (const session of targets.values()) {
+        if (session !== skip && session.checkBackpressure()) recipients--;
+      }
     }
+    this.stats.messagesOut += recipients;
+    this.stats.bytesOut += bytes * recipients;
     return recipients;
   }
 

@@ -47,6 +47,13 @@ export interface ControllerOptions {
    */
   closeTimeout?: number;
   /**
+   * Messages of one connection that may wait while an async hook of that
+   * connection is still running; one more closes the connection with 1008, so
+   * a client flooding a slow handler cannot grow the server's memory without
+   * bound. Default 1 000.
+   */
+  maxPendingMessages?: number;
+  /**
    * Subprotocols this endpoint speaks, in order of preference. When set, an
    * upgrade that offers protocols but none of these is refused with 400.
    * When unset, the first protocol the client offers is chosen, as Bun and
@@ -57,13 +64,23 @@ export interface ControllerOptions {
 
 /** {@linkcode ControllerOptions} with every default filled in. */
 export interface ResolvedOptions {
+  /** See {@linkcode ControllerOptions.pingInterval}. */
   readonly pingInterval: number;
+  /** See {@linkcode ControllerOptions.idleTimeout}. */
   readonly idleTimeout: number;
+  /** See {@linkcode ControllerOptions.maxMessageSize}. */
   readonly maxMessageSize: number;
+  /** See {@linkcode ControllerOptions.historySize}. */
   readonly historySize: number;
+  /** See {@linkcode ControllerOptions.maxBufferedAmount}. */
   readonly maxBufferedAmount: number;
+  /** See {@linkcode ControllerOptions.slowConsumerPolicy}. */
   readonly slowConsumerPolicy: SlowConsumerPolicy;
+  /** See {@linkcode ControllerOptions.closeTimeout}. */
   readonly closeTimeout: number;
+  /** See {@linkcode ControllerOptions.maxPendingMessages}. */
+  readonly maxPendingMessages: number;
+  /** See {@linkcode ControllerOptions.protocols}. */
   readonly protocols: readonly string[] | undefined;
 }
 
@@ -76,6 +93,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxBufferedAmount: 4 * 1024 * 1024,
   slowConsumerPolicy: "close",
   closeTimeout: 5_000,
+  maxPendingMessages: 1_000,
   protocols: undefined,
 };
 
@@ -113,6 +131,12 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     ),
     slowConsumerPolicy: policy,
     closeTimeout: checkNumber("closeTimeout", options.closeTimeout, DEFAULT_OPTIONS.closeTimeout, 0),
+    maxPendingMessages: checkNumber(
+      "maxPendingMessages",
+      options.maxPendingMessages,
+      DEFAULT_OPTIONS.maxPendingMessages,
+      1,
+    ),
     protocols: options.protocols ? [...options.protocols] : undefined,
   };
 }

@@ -20,6 +20,15 @@ const HOOK_DISCONNECT = 5;
 type HookKind = 0 | 1 | 2 | 3 | 4 | 5;
 
 const encoder = new TextEncoder();
+
+/** `JSON.stringify`, refusing values that serialize to nothing (undefined, functions, symbols). */
+export function toJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) {
+    throw new TypeError(`Cannot send JSON as the value serializes to nothing: current value is ${String(value)}`);
+  }
+  return json;
+}
 const MAX_REASON_BYTES = 123;
 
 /**
@@ -98,7 +107,7 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
   }
 
   sendJson(value: unknown): boolean {
-    return this.sendText(JSON.stringify(value));
+    return this.sendText(toJson(value));
   }
 
   /** Sends text whose byte length the caller already knows (a broadcast measures once). */
@@ -134,9 +143,14 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
     return false;
   }
 
-  /** Called after a native publish dropped messages: applies the policy if this socket is over its limit. */
-  checkBackpressure(): void {
-    if (this.state === OPEN && this.driver.bufferedAmount > this.endpoint.options.maxBufferedAmount) this.#overflow();
+  /**
+   * Called after a native publish dropped messages: applies the policy if this
+   * socket is over its limit, and says whether it was (so it missed the message).
+   */
+  checkBackpressure(): boolean {
+    if (this.state !== OPEN || this.driver.bufferedAmount <= this.endpoint.options.maxBufferedAmount) return false;
+    this.#overflow();
+    return true;
   }
 
   ping(data?: Uint8Array): boolean {
@@ -275,7 +289,13 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
 
   #run(kind: HookKind, arg: unknown): void {
     if (this.#busy) {
-      (this.#queue ??= []).push(kind, arg);
+      const queue = (this.#queue ??= []);
+      const pending = (queue.length - this.#queueHead) / 2;
+      if ((kind === HOOK_TEXT || kind === HOOK_BINARY) && pending >= this.endpoint.options.maxPendingMessages) {
+        this.close(CloseCode.PolicyViolation, "Too many pending messages");
+        return;
+      }
+      queue.push(kind, arg);
       return;
     }
     this.#invoke(kind, arg);
