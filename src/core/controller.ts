@@ -96,7 +96,11 @@ export class WebSocketController<UserData = undefined> {
 
   // --- Helpers ----------------------------------------------------------------
 
-  /** Open connections by id. */
+  /**
+   * Connections by id, from `onConnect` until their close completes; one the
+   * server is closing is still here with `readyState` 2 until the client
+   * answers or `closeTimeout` passes. Broadcasts skip those.
+   */
   get connections(): ReadonlyMap<string, Connection<UserData>> {
     return this.#endpoint.connections;
   }
@@ -175,7 +179,9 @@ export class WebSocketController<UserData = undefined> {
   /**
    * Closes every connection (1001 by default) and resolves when each one's
    * `onDisconnect` has run; clients that do not answer within `timeout` are
-   * terminated. New upgrades are refused with 503 from then on.
+   * terminated. An `onDisconnect` that has not settled a second after that
+   * is not waited for. The controller is done for good: new upgrades are
+   * refused with 503 from then on.
    */
   shutdown(options?: ShutdownOptions): Promise<void> {
     return this.#endpoint.shutdown(options);

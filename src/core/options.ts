@@ -22,7 +22,8 @@ export interface ControllerOptions {
   pingInterval?: number;
   /**
    * Close (1001) a connection that has sent no message for this long (ms);
-   * pongs do not count. 0, the default, never closes idle connections.
+   * pongs do not count. Checked every quarter of it, so the close comes
+   * within 1.25 × this. 0, the default, never closes idle connections.
    */
   idleTimeout?: number;
   /** Largest message accepted, in bytes; bigger ones close with 1009. Default 1 MiB. */
