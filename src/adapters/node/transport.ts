@@ -2,6 +2,15 @@ import type { WebSocket } from "ws";
 import { CloseCode } from "../../core/close-codes.ts";
 import type { Session } from "../../core/session.ts";
 import type { TransportSocket } from "../../core/socket.ts";
+import { Buffer } from "node:buffer";
+
+/**
+ * The last text sent, encoded once: `ws` encodes a string on every `send`, so a
+ * broadcast (the same string to many sockets) would encode it once per recipient.
+ */
+let lastText = "";
+let lastEncoded: Buffer = Buffer.alloc(0);
+const MAX_CACHED_TEXT = 64 * 1024;
 
 /** A `ws` socket as the core sees it; wires the socket's events to its session. */
 export class NodeTransport implements TransportSocket {
@@ -39,7 +48,15 @@ export class NodeTransport implements TransportSocket {
   }
 
   sendText(text: string): boolean {
-    this.#ws.send(text);
+    if (text.length > MAX_CACHED_TEXT) {
+      this.#ws.send(text);
+      return true;
+    }
+    if (text !== lastText) {
+      lastText = text;
+      lastEncoded = Buffer.from(text, "utf8");
+    }
+    this.#ws.send(lastEncoded, { binary: false });
     return true;
   }
 
