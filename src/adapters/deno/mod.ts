@@ -53,13 +53,15 @@ export const capabilities: Capabilities = {
  * Upgrades a request to a WebSocket served by `controller`, from inside a
  * `Deno.serve` handler; resolves with the `Response` to return (the 101, or a
  * refusal). Request data and the remote address are copied before the
- * upgrade, since Deno invalidates the request afterwards.
+ * upgrade, since Deno invalidates the request afterwards. `context` becomes
+ * the request's `context` (values from earlier middleware).
  */
 export async function upgrade(
   request: Request,
   info: DenoServeInfo | undefined,
   controller: AnyController,
   params: Record<string, string> = {},
+  context?: Readonly<Record<string, unknown>>,
 ): Promise<Response> {
   const deno = denoGlobal();
   if (!deno) throw new TypeError("Cannot upgrade as this is not Deno: use the adapter of this runtime");
@@ -70,6 +72,7 @@ export async function upgrade(
     headers: new Headers(request.headers),
     params,
     remoteAddress: info?.remoteAddr?.hostname ?? "",
+    context,
   });
   const decision = await endpoint.upgrade(upgradeRequest);
   if (!decision.accept) return decision.response;

@@ -7,16 +7,23 @@
 
 /** The second argument of a `Deno.serve` handler. */
 export interface DenoServeInfo {
+  /** The client's address. */
   readonly remoteAddr?: { readonly hostname: string; readonly port: number };
 }
 
 /** A server-side WebSocket as `Deno.upgradeWebSocket` returns it. */
 export interface DenoWebSocket {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Bytes queued but not yet sent. */
   readonly bufferedAmount: number;
+  /** How binary messages arrive; switchboard sets `"arraybuffer"`. */
   binaryType: string;
+  /** Sends a text or binary message. */
   send(data: string | Uint8Array): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** Listens for `open`, `message`, `error` and `close`. */
   addEventListener(type: string, listener: { handleEvent(event: Event): void }): void;
 }
 

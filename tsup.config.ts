@@ -1,0 +1,24 @@
+import { defineConfig } from "tsup";
+
+// One entry per public subpath; the keys name the files in dist/ that package.json exports.
+export default defineConfig({
+  entry: {
+    index: "mod.ts",
+    bun: "src/adapters/bun/mod.ts",
+    deno: "src/adapters/deno/mod.ts",
+    node: "src/adapters/node/mod.ts",
+    hono: "src/adapters/hono/mod.ts",
+  },
+  format: ["esm", "cjs"],
+  dts: true,
+  // Required for CJS too: without it each CJS entry carries its own copy of the core classes,
+  // which breaks `instanceof` and shared state across subpaths.
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  treeshake: true,
+  target: "es2022",
+  platform: "neutral",
+  // Dependencies and the optional hono peer are loaded from node_modules, never bundled.
+  external: ["ws", "regexparam", "hono", "@hono/node-server", /^node:/],
+});
