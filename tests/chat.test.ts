@@ -1,0 +1,784 @@
+/**
+ * The chat example's protocol (issue 3), line by line, bad input included:
+ * HTTP endpoints, joining rooms, messages, usernames, typing, errors, the
+ * rate and size limits, catch-up with `?since=`, the lobby, and running the
+ * file as a program. A real server through this runtime's adapter, real
+ * RFC 6455 clients.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { describe, test, type TestContext } from "node:test";
+import { MemoryHistory } from "../mod.ts";
+import { listenConfig, type RunningChat, startChat, type StartChatOptions } from "../examples/chat.ts";
+import { connectOrThrow, type HttpRejection, rawConnect, RawWebSocket } from "./helpers/raw-client.ts";
+import { delay, runtime, waitFor, within } from "./helpers/server.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = Record<string, any>;
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const GUEST = /^Guest-[A-Za-z0-9]{4}$/;
+const CHAT_FILE = fileURLToPath(new URL("../examples/chat.ts", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** One chat client: a raw WebSocket that speaks JSON, and the welcome it got. */
+class ChatClient {
+  readonly ws: RawWebSocket;
+  /** The first message: `welcome`, or `rooms_update` for a lobby client. */
+  readonly welcome: Json;
+
+  constructor(ws: RawWebSocket, welcome: Json) {
+    this.ws = ws;
+    this.welcome = welcome;
+  }
+
+  get id(): string {
+    return this.welcome.connectionId;
+  }
+
+  send(value: unknown): void {
+    this.ws.sendText(typeof value === "string" ? value : JSON.stringify(value));
+  }
+
+  say(text: string): void {
+    this.send({ type: "chat", text });
+  }
+
+  async next(): Promise<Json> {
+    return JSON.parse((await this.ws.nextMessage()).text());
+  }
+
+  /** The next message, which must be of this type. */
+  async expect(type: string): Promise<Json> {
+    const message = await this.next();
+    assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
+    return message;
+  }
+
+  /** Skips other messages (joins, leaves) until one of this type arrives. */
+  async nextOf(type: string): Promise<Json> {
+    for (let i = 0; i < 1000; i++) {
+      const message = await this.next();
+      if (message.type === type) return message;
+    }
+    throw new Error(`no ${type} within 1000 messages`);
+  }
+
+  async error(code: string): Promise<Json> {
+    const message = await this.expect("error");
+    assert.equal(message.code, code, `expected error ${code}, got ${JSON.stringify(message)}`);
+    assert.equal(typeof message.message, "string");
+    assert.ok(message.message.length > 0);
+    return message;
+  }
+
+  close(): Promise<unknown> {
+    this.ws.close(1000);
+    return this.ws.closed;
+  }
+}
+
+interface Chat extends RunningChat {
+  join(path?: string): Promise<ChatClient>;
+  watchLobby(): Promise<ChatClient>;
+  upgrade(path: string): Promise<RawWebSocket | HttpRejection>;
+  get(path: string): Promise<Response>;
+}
+
+async function start(t: TestContext, options: StartChatOptions = {}): Promise<Chat> {
+  const running = await startChat({ port: 0, hostname: "127.0.0.1", ...options });
+  t.after(() => running.server.stop());
+  const base = `127.0.0.1:${running.server.port}`;
+  return {
+    ...running,
+    async join(path = "/chat") {
+      const ws = await connectOrThrow(`ws://${base}${path}`);
+      const welcome = JSON.parse((await ws.nextMessage()).text());
+      assert.equal(welcome.type, "welcome", `first message is the welcome: ${JSON.stringify(welcome)}`);
+      return new ChatClient(ws, welcome);
+    },
+    async watchLobby() {
+      const ws = await connectOrThrow(`ws://${base}/lobby`);
+      const update = JSON.parse((await ws.nextMessage()).text());
+      assert.equal(update.type, "rooms_update");
+      return new ChatClient(ws, update);
+    },
+    upgrade: (path) => rawConnect(`ws://${base}${path}`),
+    get: (path) => fetch(`http://${base}${path}`),
+  };
+}
+
+function assertIso(value: unknown): void {
+  assert.equal(typeof value, "string");
+  assert.match(value as string, ISO_UTC);
+  assert.equal(new Date(value as string).toISOString(), value);
+  assert.ok(Math.abs(Date.parse(value as string) - Date.now()) < 60_000, `${value} is about now`);
+}
+
+/** Sends `count` messages `prefix0..`, from a client allowed to (see the rate limit option). */
+async function fill(client: ChatClient, count: number, prefix = "m"): Promise<Json[]> {
+  for (let i = 0; i < count; i++) client.say(`${prefix}${i}`);
+  const received: Json[] = [];
+  while (received.length < count) {
+    const message = await client.next();
+    if (message.type === "message") received.push(message);
+  }
+  return received;
+}
+
+const MANY = { rateLimit: { messages: 10_000, windowMs: 1_000 } };
+
+describe("chat example: HTTP", () => {
+  test("GET / and GET /chat/page serve the page", async (t) => {
+    const chat = await start(t);
+    for (const path of ["/", "/chat/page", "/?room=games"]) {
+      const response = await chat.get(path);
+      assert.equal(response.status, 200, path);
+      assert.match(response.headers.get("content-type") ?? "", /^text\/html/i);
+      const html = await response.text();
+      assert.match(html, /^<!doctype html>/i);
+      assert.match(html, /new WebSocket\(/);
+    }
+    const missing = await chat.get("/nope");
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+  });
+
+  test("GET /health answers status ok and the uptime in seconds", async (t) => {
+    const chat = await start(t);
+    const response = await chat.get("/health");
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+    const body = await response.json();
+    assert.deepEqual(Object.keys(body).sort(), ["status", "uptime"]);
+    assert.equal(body.status, "ok");
+    assert.ok(Number.isInteger(body.uptime) && body.uptime >= 0 && body.uptime < 5, `uptime ${body.uptime}`);
+  });
+
+  test("GET /chat/stats counts connections, history and users per room", async (t) => {
+    const chat = await start(t);
+    const empty = await (await chat.get("/chat/stats")).json();
+    assert.deepEqual({ ...empty, timestamp: "" }, { activeConnections: 0, messagesInHistory: 0, rooms: {}, timestamp: "" });
+    assertIso(empty.timestamp);
+
+    const red1 = await chat.join("/chat/red");
+    const red2 = await chat.join("/chat/red");
+    const blue = await chat.join("/chat/blue");
+    red1.say("one");
+    red1.say("two");
+    blue.say("three");
+    await red2.nextOf("message");
+    await red2.nextOf("message");
+    await blue.nextOf("message");
+    const stats = await (await chat.get("/chat/stats")).json();
+    assert.deepEqual(Object.keys(stats).sort(), ["activeConnections", "messagesInHistory", "rooms", "timestamp"]);
+    assert.equal(stats.activeConnections, 3);
+    assert.equal(stats.messagesInHistory, 3);
+    assert.deepEqual(stats.rooms, { red: { users: 2, messagesInHistory: 2 }, blue: { users: 1, messagesInHistory: 1 } });
+    assertIso(stats.timestamp);
+
+    await blue.close();
+    await waitFor(() => chat.chat.connections.size === 2, 5_000, "blue to leave");
+    const after = await (await chat.get("/chat/stats")).json();
+    assert.equal(after.activeConnections, 2);
+    assert.deepEqual(after.rooms.blue, { users: 0, messagesInHistory: 1 }, "a room keeps its history when empty");
+    await Promise.all([red1.close(), red2.close()]);
+  });
+});
+
+describe("chat example: joining", () => {
+  test("/chat joins room general with a welcome: a Guest name, the users, empty history", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat");
+    const w = a.welcome;
+    assert.deepEqual(Object.keys(w).sort(), ["connectionId", "history", "resumed", "room", "timestamp", "type", "userCount", "username", "users"]);
+    assert.equal(w.room, "general");
+    assert.match(w.username, GUEST);
+    assert.equal(typeof w.connectionId, "string");
+    assert.equal(w.connectionId, [...chat.chat.connections.keys()][0]);
+    assert.equal(w.userCount, 1);
+    assert.deepEqual(w.users, [{ connectionId: w.connectionId, username: w.username }]);
+    assert.deepEqual(w.history, []);
+    assert.equal(w.resumed, false);
+    assertIso(w.timestamp);
+
+    const b = await chat.join("/chat");
+    assert.equal(b.welcome.room, "general");
+    assert.equal(b.welcome.userCount, 2);
+    assert.notEqual(b.welcome.username, w.username, "guest names differ");
+    assert.deepEqual(
+      [...b.welcome.users].sort((x: Json, y: Json) => x.connectionId.localeCompare(y.connectionId)),
+      [{ connectionId: a.id, username: w.username }, { connectionId: b.id, username: b.welcome.username }]
+        .sort((x, y) => x.connectionId.localeCompare(y.connectionId)),
+    );
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("/chat/<room> joins that room, and rooms do not hear each other", async (t) => {
+    const chat = await start(t);
+    const names = ["a", "general", "dev-ops_2", "x".repeat(32), "0-9"];
+    for (const room of names) {
+      const client = await chat.join(`/chat/${room}`);
+      assert.equal(client.welcome.room, room);
+      assert.equal(client.welcome.userCount, 1);
+      await client.close();
+    }
+    const red = await chat.join("/chat/red");
+    const blue = await chat.join("/chat/blue");
+    const general = await chat.join("/chat");
+    blue.say("in blue");
+    assert.equal((await blue.expect("message")).room, "blue");
+    red.say("in red");
+    const heard = await red.expect("message");
+    assert.equal(heard.text, "in red");
+    general.say("in general");
+    assert.equal((await general.expect("message")).text, "in general");
+    // Each saw only its own room's message: the next thing blue hears is blue's.
+    blue.say("blue again");
+    assert.equal((await blue.expect("message")).text, "blue again");
+    assert.equal(red.ws.received, 2, "red got its welcome and its own message only");
+    await Promise.all([red.close(), blue.close(), general.close()]);
+  });
+
+  test("room names other than 1 to 32 of a-z 0-9 - _ are refused at upgrade with 400", async (t) => {
+    const chat = await start(t);
+    const bad = ["/chat/", "/chat/General", "/chat/" + "x".repeat(33), "/chat/a%20b", "/chat/a.b", "/chat/caf%C3%A9", "/chat/a/b", "/chat/%2F", "/chat/a%00"];
+    for (const path of bad) {
+      const result = await chat.upgrade(path);
+      if (result instanceof RawWebSocket) {
+        result.destroy();
+        assert.fail(`${path} was accepted`);
+      }
+      assert.equal(result.status, 400, `${path}: ${result.status} ${result.body}`);
+      assert.match(result.body, /room/);
+    }
+    assert.equal(chat.chat.connections.size, 0);
+  });
+
+  test("the others get user_joined and user_left with the new user count", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/room1");
+    const b = await chat.join("/chat/room1");
+    const joined = await a.expect("user_joined");
+    assert.deepEqual(Object.keys(joined).sort(), ["connectionId", "timestamp", "type", "userCount", "username"]);
+    assert.equal(joined.connectionId, b.id);
+    assert.equal(joined.username, b.welcome.username);
+    assert.equal(joined.userCount, 2);
+    assertIso(joined.timestamp);
+
+    const c = await chat.join("/chat/room1");
+    assert.equal((await a.expect("user_joined")).userCount, 3);
+    assert.equal((await b.expect("user_joined")).connectionId, c.id);
+
+    b.ws.destroy(); // abrupt: no close frame
+    for (const other of [a, c]) {
+      const left = await other.expect("user_left");
+      assert.deepEqual(Object.keys(left).sort(), ["connectionId", "timestamp", "type", "userCount", "username"]);
+      assert.equal(left.connectionId, b.id);
+      assert.equal(left.username, b.welcome.username);
+      assert.equal(left.userCount, 2);
+      assertIso(left.timestamp);
+    }
+    await c.close();
+    assert.equal((await a.expect("user_left")).userCount, 1);
+    // The joiner itself got no user_joined: its next message is its own chat message.
+    a.say("alone");
+    assert.equal((await a.expect("message")).text, "alone");
+    await a.close();
+  });
+});
+
+describe("chat example: messages", () => {
+  test("a chat message reaches everyone in the room, sender included, with its history id", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/talk");
+    const b = await chat.join("/chat/talk");
+    await a.expect("user_joined");
+    a.say("hello");
+    const atA = await a.expect("message");
+    const atB = await b.expect("message");
+    assert.deepEqual(atA, atB);
+    assert.deepEqual(Object.keys(atA).sort(), ["connectionId", "id", "room", "text", "timestamp", "type", "username"]);
+    assert.equal(atA.id, 1);
+    assert.equal(atA.connectionId, a.id);
+    assert.equal(atA.username, a.welcome.username);
+    assert.equal(atA.text, "hello");
+    assert.equal(atA.room, "talk");
+    assertIso(atA.timestamp);
+    b.say("hi");
+    const reply = await a.expect("message");
+    assert.deepEqual(await b.expect("message"), reply);
+    assert.deepEqual([reply.id, reply.connectionId, reply.username], [2, b.id, b.welcome.username]);
+    const recorded = (await chat.chat.history.recent("talk")).map((entry) => JSON.parse(entry.data as string));
+    assert.deepEqual(recorded, [atA, reply], "the history holds the very messages sent");
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("text is trimmed and 1 to 2000 characters; empty or too long is an error and changes nothing", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/t");
+    const b = await chat.join("/chat/t");
+    await a.expect("user_joined");
+
+    a.say("  \n padded \t ");
+    assert.equal((await a.expect("message")).text, "padded");
+    await b.expect("message");
+    a.say("x".repeat(2000));
+    assert.equal((await a.expect("message")).text.length, 2000);
+    await b.expect("message");
+    const emoji = "😀".repeat(2000); // 2000 characters, 4000 UTF-16 units
+    a.say(emoji);
+    assert.equal((await a.expect("message")).text, emoji);
+    await b.expect("message");
+
+    for (const bad of [{ text: "" }, { text: "   \n\t " }, {}, { text: 42 }, { text: null }, { text: ["x"] }]) {
+      a.send({ type: "chat", ...bad });
+      await a.error("empty_text");
+    }
+    a.say("x".repeat(2001));
+    await a.error("text_too_long");
+    a.say(" " + "😀".repeat(2001) + " ");
+    await a.error("text_too_long");
+
+    // Nothing reached the room or the history; the connection still works.
+    assert.equal(await chat.chat.history.count("t"), 3);
+    a.say("still here");
+    assert.equal((await b.expect("message")).text, "still here");
+    assert.equal((await a.expect("message")).id, 4);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("invalid JSON, unknown types and binary messages get errors; the connection stays open", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/errors");
+    const b = await chat.join("/chat/errors");
+    await a.expect("user_joined");
+
+    for (const text of ["not json", "{", "", '{"type":"chat","text":"x"', "{'type':'chat'}"]) {
+      a.send(text);
+      await a.error("invalid_json");
+    }
+    for (const value of [{ type: "shout", text: "x" }, { text: "no type" }, { type: 1 }, { type: "CHAT", text: "x" }, [], [{ type: "chat" }], "chat", 42, null, true]) {
+      a.send(JSON.stringify(value));
+      await a.error("unknown_type");
+    }
+    a.ws.sendBinary(new Uint8Array([123, 125]));
+    await a.error("binary_not_supported");
+
+    assert.equal(await chat.chat.history.count(), 0);
+    a.say("after the errors");
+    assert.equal((await b.expect("message")).text, "after the errors", "b heard nothing before this");
+    assert.equal((await a.expect("message")).id, 1);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("typing goes to the others in the room, not to the sender", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/typing");
+    const b = await chat.join("/chat/typing");
+    const c = await chat.join("/chat/typing");
+    const elsewhere = await chat.join("/chat/other");
+    await a.expect("user_joined");
+    await a.expect("user_joined");
+    await b.expect("user_joined");
+
+    a.send({ type: "typing" });
+    for (const other of [b, c]) {
+      const typing = await other.expect("typing");
+      assert.deepEqual(typing, { type: "typing", connectionId: a.id, username: a.welcome.username });
+    }
+    a.say("done typing");
+    assert.equal((await a.expect("message")).text, "done typing", "the sender got no typing");
+    elsewhere.say("other room");
+    assert.equal((await elsewhere.expect("message")).text, "other room", "another room got no typing");
+    await Promise.all([a, b, c, elsewhere].map((client) => client.close()));
+  });
+});
+
+describe("chat example: usernames", () => {
+  test("a rename reaches everyone as username_changed and names later messages", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/names");
+    const b = await chat.join("/chat/names");
+    await a.expect("user_joined");
+    const guest = a.welcome.username;
+
+    a.send({ type: "username", username: "  Ada Lovelace " });
+    for (const client of [a, b]) {
+      const changed = await client.expect("username_changed");
+      assert.deepEqual(Object.keys(changed).sort(), ["connectionId", "oldUsername", "timestamp", "type", "username"]);
+      assert.equal(changed.connectionId, a.id);
+      assert.equal(changed.oldUsername, guest);
+      assert.equal(changed.username, "Ada Lovelace");
+      assertIso(changed.timestamp);
+    }
+    a.say("hi");
+    assert.equal((await b.expect("message")).username, "Ada Lovelace");
+    await a.expect("message");
+
+    for (const name of ["José", "x", "a".repeat(32), "R2-D2", "dot.name_1", "Ελένη", "٣"]) {
+      a.send({ type: "username", username: name });
+      assert.equal((await b.expect("username_changed")).username, name);
+      await a.expect("username_changed");
+    }
+    const c = await chat.join("/chat/names");
+    assert.ok(c.welcome.users.some((u: Json) => u.connectionId === a.id && u.username === "٣"), "newcomers see the new name");
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  test("bad usernames are refused and change nothing", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/badnames");
+    const b = await chat.join("/chat/badnames");
+    await a.expect("user_joined");
+    const bad: unknown[] = ["", "   ", "a".repeat(33), "<b>x</b>", "a\nb", "tab\there", "emoji😀", "semi;colon", "quote\"", "@x", 42, null, undefined, ["x"]];
+    for (const username of bad) {
+      a.send({ type: "username", username });
+      await a.error("invalid_username");
+    }
+    a.say("same name");
+    const message = await b.expect("message");
+    assert.equal(message.username, a.welcome.username, "b got no username_changed, and the name is unchanged");
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("a name taken in the room (ignoring case) is refused; in another room, or once freed, it is fine", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/unique");
+    const b = await chat.join("/chat/unique");
+    const elsewhere = await chat.join("/chat/elsewhere");
+    await a.expect("user_joined");
+    a.send({ type: "username", username: "Grace" });
+    await a.expect("username_changed");
+    await b.expect("username_changed");
+
+    for (const name of ["Grace", "grace", "GRACE", " Grace "]) {
+      b.send({ type: "username", username: name });
+      await b.error("username_taken");
+    }
+    b.send({ type: "username", username: a.welcome.username });
+    assert.equal((await b.expect("username_changed")).username, a.welcome.username, "a's old guest name is free again");
+    await a.expect("username_changed");
+    a.send({ type: "username", username: "GRACE" });
+    assert.equal((await a.expect("username_changed")).username, "GRACE", "changing the case of one's own name is fine");
+    await b.expect("username_changed");
+
+    elsewhere.send({ type: "username", username: "grace" });
+    assert.equal((await elsewhere.expect("username_changed")).username, "grace", "other rooms are independent");
+
+    await a.close();
+    await b.expect("user_left");
+    b.send({ type: "username", username: "Grace" });
+    assert.equal((await b.expect("username_changed")).username, "Grace", "a name is free once its user left");
+    await Promise.all([b.close(), elsewhere.close()]);
+  });
+});
+
+describe("chat example: limits", () => {
+  test("by default 20 chat messages per connection in 10 s: the rest of a burst gets errors", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/burst");
+    const b = await chat.join("/chat/burst");
+    await a.expect("user_joined");
+    for (let i = 0; i < 25; i++) a.say(`burst ${i}`);
+    for (let i = 0; i < 20; i++) assert.equal((await a.expect("message")).text, `burst ${i}`);
+    for (let i = 0; i < 5; i++) await a.error("rate_limited");
+    for (let i = 0; i < 20; i++) assert.equal((await b.expect("message")).text, `burst ${i}`);
+    assert.equal(await chat.chat.history.count("burst"), 20);
+
+    // The limit is per connection: b may still talk, and a's other messages still work.
+    b.say("b is fine");
+    assert.equal((await a.expect("message")).text, "b is fine");
+    await b.expect("message");
+    a.send({ type: "typing" });
+    assert.equal((await b.expect("typing")).connectionId, a.id);
+    a.say("still limited");
+    await a.error("rate_limited");
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("the rate limit is a sliding window", async (t) => {
+    const chat = await start(t, { rateLimit: { messages: 2, windowMs: 1_000 } });
+    const a = await chat.join("/chat/slide");
+    const started = Date.now();
+    a.say("m1");
+    await a.expect("message");
+    await delay(600);
+    a.say("m2");
+    await a.expect("message");
+    a.say("m3");
+    await a.error("rate_limited"); // two in the last second
+    await delay(Math.max(0, started + 1_100 - Date.now()));
+    // m1 has left the window, m2 has not: one more fits, a second does not
+    // (a fixed window starting at m1 would have allowed both).
+    a.say("m4");
+    assert.equal((await a.expect("message")).text, "m4");
+    a.say("m5");
+    await a.error("rate_limited");
+    await a.close();
+  });
+
+  test("a message of 10,240 bytes is read; one of 10,241 bytes closes the connection with 1009", async (t) => {
+    const chat = await start(t);
+    const a = await chat.join("/chat/size");
+    const frame = (bytes: number) => {
+      const head = '{"type":"chat","text":"';
+      const tail = '"}';
+      return head + "a".repeat(bytes - head.length - tail.length) + tail;
+    };
+    assert.equal(new TextEncoder().encode(frame(10_240)).byteLength, 10_240);
+    a.send(frame(10_240));
+    await a.error("text_too_long"); // read and answered: not closed
+    a.send(frame(10_241));
+    const closed = await within(a.ws.closed, 5_000, "the close");
+    assert.equal(closed.code, 1009);
+    await waitFor(() => chat.chat.connections.size === 0, 5_000, "the connection to go");
+  });
+});
+
+describe("chat example: catch-up", () => {
+  test("welcome.history holds the room's last 100 messages, oldest first, as objects", async (t) => {
+    const chat = await start(t, MANY);
+    const a = await chat.join("/chat/history");
+    const sent = await fill(a, 130);
+    const b = await chat.join("/chat/history");
+    assert.equal(b.welcome.resumed, false);
+    assert.equal(b.welcome.history.length, 100);
+    assert.deepEqual(b.welcome.history, sent.slice(30), "the very message objects that were broadcast, ids 31 to 130");
+    assert.deepEqual(b.welcome.history.map((m: Json) => m.id), Array.from({ length: 100 }, (_, i) => i + 31));
+    const other = await chat.join("/chat/history-2");
+    assert.deepEqual(other.welcome.history, [], "history is per room");
+    await Promise.all([a.close(), b.close(), other.close()]);
+  });
+
+  test("?since=<id> gets exactly the missed messages with resumed: true", async (t) => {
+    const chat = await start(t, MANY);
+    const a = await chat.join("/chat/resume");
+    const sent = await fill(a, 10);
+    for (const since of [0, 1, 7, 9]) {
+      const b = await chat.join(`/chat/resume?since=${since}`);
+      assert.equal(b.welcome.resumed, true, `since=${since}`);
+      assert.deepEqual(b.welcome.history, sent.slice(since), `since=${since}`);
+      await b.close();
+    }
+    const upToDate = await chat.join("/chat/resume?since=10");
+    assert.equal(upToDate.welcome.resumed, true);
+    assert.deepEqual(upToDate.welcome.history, [], "nothing missed: an empty list");
+    const empty = await chat.join("/chat/empty-room?since=0");
+    assert.equal(empty.welcome.resumed, true);
+    assert.deepEqual(empty.welcome.history, []);
+    await Promise.all([a.close(), upToDate.close(), empty.close()]);
+  });
+
+  test("when the gap can no longer be filled: the last 100 with resumed: false", async (t) => {
+    const chat = await start(t, MANY);
+    const a = await chat.join("/chat/gap");
+    const sent = await fill(a, 105);
+    const latest = sent.slice(5);
+    const fillable = await chat.join("/chat/gap?since=5");
+    assert.equal(fillable.welcome.resumed, true, "100 missed: still in the history");
+    assert.deepEqual(fillable.welcome.history, latest);
+    for (const since of ["4", "0", "106", "999999", "-1", "abc", "1.5", "", "1e3"]) {
+      const b = await chat.join(`/chat/gap?since=${since}`);
+      assert.equal(b.welcome.resumed, false, `since=${since}`);
+      assert.deepEqual(b.welcome.history, latest, `since=${since}`);
+      await b.close();
+    }
+    await Promise.all([a.close(), fillable.close()]);
+  });
+
+  test("a client that drops and reconnects with since misses no message and gets none twice", async (t) => {
+    const chat = await start(t, MANY);
+    const a = await chat.join("/chat/race");
+    const b = await chat.join("/chat/race");
+    await a.expect("user_joined");
+    const seen = await fill(b, 5, "before");
+    for (const message of seen) assert.deepEqual(await a.expect("message"), message);
+    const lastSeen = seen.at(-1)!.id;
+
+    a.ws.destroy(); // the network went away
+    await b.expect("user_left");
+    // b keeps talking while a reconnects: some messages land before a's catch-up is read,
+    // some while it is, some after a joined.
+    for (let i = 0; i < 20; i++) b.say(`during ${i}`);
+    const rejoin = chat.join(`/chat/race?since=${lastSeen}`);
+    for (let i = 20; i < 40; i++) b.say(`during ${i}`);
+    const again = await rejoin;
+    assert.equal(again.welcome.resumed, true);
+    const ids: number[] = again.welcome.history.map((m: Json) => m.id);
+    while (ids.at(-1) !== lastSeen + 40) {
+      const message = await again.next();
+      if (message.type === "message") ids.push(message.id);
+    }
+    assert.deepEqual(ids, Array.from({ length: 40 }, (_, i) => lastSeen + 1 + i), "every missed id once, in order");
+    b.say("after");
+    assert.equal((await again.nextOf("message")).text, "after", "no message came twice after the catch-up");
+    await Promise.all([again.close(), b.close()]);
+  });
+
+  test("with a slow history, messages recorded while a client's catch-up is read still reach it exactly once", async (t) => {
+    // A store whose reads answer late, like a remote one: a read reflects the moment it was
+    // made, and messages recorded before it resolves are not in it.
+    class SlowHistory extends MemoryHistory {
+      override async since(room: string, id: number) {
+        const result = await super.since(room, id);
+        await delay(40);
+        return result;
+      }
+      override async recent(room: string, limit?: number) {
+        const result = await super.recent(room, limit);
+        await delay(40);
+        return result;
+      }
+    }
+    const chat = await start(t, { ...MANY, history: new SlowHistory({ size: 100 }) });
+    const b = await chat.join("/chat/slow");
+    await fill(b, 3, "before");
+    for (const path of ["/chat/slow?since=2", "/chat/slow"]) {
+      const joining = chat.join(path);
+      await delay(10); // the catch-up read is under way
+      b.say(`during ${path}`);
+      const a = await joining;
+      const texts: string[] = a.welcome.history.map((m: Json) => m.text);
+      while (!texts.includes(`during ${path}`)) texts.push((await a.nextOf("message")).text);
+      b.say(`after ${path}`);
+      texts.push((await a.nextOf("message")).text);
+      assert.equal(new Set(texts).size, texts.length, `no duplicates: ${texts}`);
+      assert.deepEqual(texts.slice(-2), [`during ${path}`, `after ${path}`]);
+      if (path.includes("since")) assert.deepEqual(texts, ["before2", `during ${path}`, `after ${path}`]);
+      await a.close();
+      await b.nextOf("user_left");
+    }
+    await b.close();
+  });
+});
+
+describe("chat example: lobby", () => {
+  test("/lobby gets rooms_update on connect and on every join, leave and rename", async (t) => {
+    const chat = await start(t);
+    const lobby = await chat.watchLobby();
+    assert.deepEqual(Object.keys(lobby.welcome).sort(), ["rooms", "timestamp", "type"]);
+    assert.deepEqual(lobby.welcome.rooms, {});
+    assertIso(lobby.welcome.timestamp);
+
+    const a = await chat.join("/chat/red");
+    let update = await lobby.expect("rooms_update");
+    assert.deepEqual(update.rooms, { red: { users: 1, usernames: [a.welcome.username] } });
+    assertIso(update.timestamp);
+
+    const b = await chat.join("/chat");
+    update = await lobby.expect("rooms_update");
+    assert.deepEqual(update.rooms, {
+      red: { users: 1, usernames: [a.welcome.username] },
+      general: { users: 1, usernames: [b.welcome.username] },
+    });
+
+    a.send({ type: "username", username: "Ada" });
+    update = await lobby.expect("rooms_update");
+    assert.deepEqual(update.rooms.red, { users: 1, usernames: ["Ada"] });
+
+    const c = await chat.join("/chat/red");
+    update = await lobby.expect("rooms_update");
+    assert.deepEqual(update.rooms.red, { users: 2, usernames: ["Ada", c.welcome.username] });
+
+    const second = await chat.watchLobby();
+    assert.deepEqual(second.welcome.rooms, update.rooms, "a new lobby client gets the current rooms");
+
+    a.say("chat messages do not update the lobby");
+    await a.nextOf("message");
+    await a.close();
+    for (const watcher of [lobby, second]) {
+      update = await watcher.expect("rooms_update");
+      assert.deepEqual(update.rooms, { red: { users: 1, usernames: [c.welcome.username] }, general: { users: 1, usernames: [b.welcome.username] } });
+    }
+    await b.close();
+    update = await lobby.expect("rooms_update");
+    assert.deepEqual(update.rooms, { red: { users: 1, usernames: [c.welcome.username] } }, "an empty room leaves the list");
+    await Promise.all([c.close(), lobby.close(), second.close()]);
+  });
+});
+
+describe("chat example: running it", () => {
+  test("listenConfig reads --port, PORT and HOST, defaulting to 127.0.0.1:8080", () => {
+    assert.deepEqual(listenConfig([], {}), { port: 8080, hostname: "127.0.0.1" });
+    assert.deepEqual(listenConfig([], { PORT: "9000", HOST: "0.0.0.0" }), { port: 9000, hostname: "0.0.0.0" });
+    assert.deepEqual(listenConfig(["--port", "9001"], { PORT: "9000" }), { port: 9001, hostname: "127.0.0.1" });
+    assert.deepEqual(listenConfig(["--port=0"], {}), { port: 0, hostname: "127.0.0.1" });
+    assert.deepEqual(listenConfig([], { PORT: "" }), { port: 8080, hostname: "127.0.0.1" });
+    for (const args of [["--port"], ["--port", "x"], ["--port=70000"], ["--port", "-1"], ["--port", "80.5"]]) {
+      assert.throws(() => listenConfig(args, {}), RangeError, args.join(" "));
+    }
+    assert.throws(() => listenConfig([], { PORT: "eighty" }), /port must be a number from 0 to 65535: current value is 'eighty'/);
+  });
+
+  test("the file runs as a program on the runtime running the tests, prints the page URL and stops on SIGTERM", async () => {
+    const [command, ...args] = runtime === "node"
+      ? [process.execPath, "--import", "tsx", CHAT_FILE]
+      : runtime === "bun"
+      ? [process.execPath, "run", CHAT_FILE]
+      : [process.execPath, "run", "-A", CHAT_FILE];
+    const child = spawn(command!, args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on("exit", (code, signal) => resolve({ code, signal }))
+    );
+    try {
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.on("data", (chunk) => (stdout += chunk));
+      child.stderr!.on("data", (chunk) => (stderr += chunk));
+      await waitFor(() => stdout.includes("\n") || child.exitCode !== null, 20_000, `the start line (stderr: ${stderr})`);
+      const lines = stdout.trim().split("\n");
+      assert.equal(lines.length, 1, `one line on start: ${stdout}`);
+      const url = /(http:\/\/127\.0\.0\.1:\d+\/)$/.exec(lines[0]!)?.[1];
+      assert.ok(url, `the line ends with the page URL: ${lines[0]}`);
+      assert.match(lines[0]!, new RegExp(runtime), "it names the runtime");
+      const page = await fetch(url);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /switchboard chat/);
+      assert.deepEqual((await (await fetch(`${url}health`)).json()).status, "ok");
+      const client = await connectOrThrow(url.replace("http:", "ws:") + "chat");
+      assert.equal(JSON.parse((await client.nextMessage()).text()).type, "welcome");
+      child.kill("SIGTERM");
+      const closed = await within(client.closed, 10_000, "the server to close the client");
+      assert.equal(closed.code, 1001, "clients are told the server is going away");
+      const exit = await within(exited, 10_000, "the process to exit");
+      if (runtime === "deno") {
+        // Deno's node:child_process reports the signal it sent ("exit null SIGTERM") even when
+        // the child caught it and exited with 0 (measured); the 1001 above shows it was caught.
+        assert.ok(exit.code === 0 || exit.signal === "SIGTERM", JSON.stringify(exit));
+      } else {
+        assert.deepEqual(exit, { code: 0, signal: null });
+      }
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  test("plain `deno run` without permissions exits with one line naming the flags", async () => {
+    const deno = fileURLToPath(new URL("../node_modules/.bin/deno", import.meta.url));
+    const child = spawn(deno, ["run", CHAT_FILE], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"], // no terminal: Deno cannot ask, so it refuses
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (chunk) => (stdout += chunk));
+    child.stderr!.on("data", (chunk) => (stderr += chunk));
+    const code = await within(new Promise<number | null>((resolve) => child.on("exit", resolve)), 30_000, "deno to exit")
+      .finally(() => {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      });
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    const lines = stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `one line: ${stderr}`);
+    for (const flag of ["--allow-net", "--allow-read", "--allow-env", "-A"]) assert.ok(lines[0]!.includes(flag), `${flag} in: ${lines[0]}`);
+  });
+});
