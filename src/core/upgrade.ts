@@ -2,8 +2,13 @@
 export interface UpgradeRequestInit {
   /** The full request URL. */
   url: string;
-  /** The request headers (copied; the runtime's request may be gone later). */
-  headers: Headers;
+  /**
+   * The request headers, copied: the runtime's request may be gone later. A
+   * plain object (lowercase names, as `node:http` gives them) is turned into
+   * `Headers` only when `headers` is first read, which keeps idle connections
+   * light.
+   */
+  headers: Headers | Readonly<Record<string, string | string[] | undefined>>;
   /** Path parameters from the route pattern, e.g. `{ room: "lobby" }` for `/chat/:room`. */
   params?: Record<string, string>;
   /** The client's IP address, without port. */
@@ -28,8 +33,8 @@ export interface UpgradeRequestInit {
 export class UpgradeRequest {
   /** The full request URL. */
   readonly url: string;
-  /** The request headers. */
-  readonly headers: Headers;
+  readonly #rawHeaders: Headers | Readonly<Record<string, string | string[] | undefined>>;
+  #headers: Headers | undefined;
   /** Path parameters from the route pattern. */
   readonly params: Readonly<Record<string, string>>;
   /** The client's IP address ("" when unknown). */
@@ -42,10 +47,33 @@ export class UpgradeRequest {
   /** Builds a request from data an adapter copied. */
   constructor(init: UpgradeRequestInit) {
     this.url = init.url;
-    this.headers = init.headers;
+    this.#rawHeaders = init.headers;
     this.params = init.params ?? {};
     this.remoteAddress = init.remoteAddress ?? "";
     this.context = init.context ?? {};
+  }
+
+  /** The request headers. */
+  get headers(): Headers {
+    if (this.#headers) return this.#headers;
+    const raw = this.#rawHeaders;
+    if (raw instanceof Headers) return (this.#headers = raw);
+    const headers = new Headers();
+    for (const name in raw) {
+      const value = raw[name];
+      if (typeof value === "string") headers.append(name, value);
+      else if (value) for (const item of value) headers.append(name, item);
+    }
+    return (this.#headers = headers);
+  }
+
+  /** One header's value (several joined with ", "), or null; reads without building `headers`. */
+  header(name: string): string | null {
+    const raw = this.#rawHeaders;
+    if (raw instanceof Headers) return raw.get(name);
+    const value = raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return typeof value === "string" ? value : value.join(", ");
   }
 
   #urlObject(): URL {
@@ -64,13 +92,22 @@ export class UpgradeRequest {
 
   /** Cookies from the `Cookie` header. */
   get cookies(): Readonly<Record<string, string>> {
-    return (this.#cookies ??= parseCookies(this.headers.get("cookie")));
+    return (this.#cookies ??= parseCookies(this.header("cookie")));
   }
 
   /** The subprotocols the client offered, in its order of preference. */
   get protocols(): string[] {
-    return parseProtocols(this.headers.get("sec-websocket-protocol"));
+    return parseProtocols(this.header("sec-websocket-protocol"));
   }
+}
+
+/** Copies headers into a plain object (lowercase names): lighter to keep than a `Headers`. */
+export function copyHeaders(headers: Headers): Record<string, string> {
+  const copy: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    copy[name] = value;
+  });
+  return copy;
 }
 
 /** Parses a `Cookie` header into name/value pairs; a malformed pair is skipped. */

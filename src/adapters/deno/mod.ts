@@ -21,7 +21,7 @@
  */
 import { endpointOf } from "../../core/controller.ts";
 import type { Capabilities } from "../../core/socket.ts";
-import { UpgradeRequest } from "../../core/upgrade.ts";
+import { copyHeaders, UpgradeRequest } from "../../core/upgrade.ts";
 import { pathOf, Router } from "../../server/router.ts";
 import {
   type AnyController,
@@ -69,7 +69,8 @@ export async function upgrade(
   const endpoint = endpointOf(controller);
   const upgradeRequest = new UpgradeRequest({
     url: request.url,
-    headers: new Headers(request.headers),
+    // A plain copy: lighter than a Headers object for as long as the connection lives.
+    headers: copyHeaders(request.headers),
     params,
     remoteAddress: info?.remoteAddr?.hostname ?? "",
     context,

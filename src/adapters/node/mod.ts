@@ -112,7 +112,8 @@ export async function handleUpgrade(
   const endpoint = endpointOf(controller) as Endpoint<unknown>;
   const upgradeRequest = new UpgradeRequest({
     url: `http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`,
-    headers: headersOf(request),
+    // Node's own parsed headers: turned into Headers only if the application reads them.
+    headers: request.headers,
     params,
     remoteAddress: plainAddress(request.socket.remoteAddress),
     context,
