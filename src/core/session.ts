@@ -1,6 +1,7 @@
 import { CloseCode, isSendableCloseCode } from "./close-codes.ts";
 import type { Connection } from "./connection.ts";
 import type { Endpoint } from "./endpoint.ts";
+import { connectionId } from "./ids.ts";
 import type { SocketEvents, TransportSocket } from "./socket.ts";
 import { unrefTimer, type TimerHandle } from "./timers.ts";
 import type { UpgradeRequest } from "./upgrade.ts";
@@ -61,7 +62,7 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
   #closeTimer: TimerHandle | undefined;
 
   constructor(endpoint: Endpoint<UserData>, driver: TransportSocket, request: UpgradeRequest, userData: UserData, protocol: string) {
-    this.id = crypto.randomUUID();
+    this.id = connectionId();
     this.connectedAt = this.lastActivity = Date.now();
     this.endpoint = endpoint;
     this.driver = driver;

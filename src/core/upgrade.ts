@@ -17,6 +17,8 @@ export interface UpgradeRequestInit {
   context?: Readonly<Record<string, unknown>>;
 }
 
+const NONE: Readonly<Record<string, never>> = Object.freeze({});
+
 /**
  * An upgrade request, copied out of the runtime's request at upgrade time, so it
  * stays readable for the life of the connection on every runtime (Deno
@@ -48,9 +50,10 @@ export class UpgradeRequest {
   constructor(init: UpgradeRequestInit) {
     this.url = init.url;
     this.#rawHeaders = init.headers;
-    this.params = init.params ?? {};
+    // Shared empty objects: most connections have no params or context, and each keeps its request.
+    this.params = init.params ?? NONE;
     this.remoteAddress = init.remoteAddress ?? "";
-    this.context = init.context ?? {};
+    this.context = init.context ?? NONE;
   }
 
   /** The request headers. */

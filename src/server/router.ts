@@ -1,6 +1,8 @@
 import { parse } from "regexparam";
 import type { AnyController, Routes } from "./types.ts";
 
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /** A matched route: its controller and the path parameters. */
 export interface RouteMatch {
   readonly controller: AnyController;
@@ -39,7 +41,7 @@ export class Router {
   /** The route for a path (without query), or undefined. */
   match(path: string): RouteMatch | undefined {
     const exact = this.#exact.get(path);
-    if (exact) return { controller: exact, params: {} };
+    if (exact) return { controller: exact, params: NO_PARAMS };
     for (const route of this.#patterns) {
       const found = route.pattern.exec(path);
       if (!found) continue;

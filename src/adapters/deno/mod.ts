@@ -20,6 +20,7 @@
  * @module
  */
 import { endpointOf } from "../../core/controller.ts";
+import type { Endpoint } from "../../core/endpoint.ts";
 import type { Capabilities } from "../../core/socket.ts";
 import { copyHeaders, UpgradeRequest } from "../../core/upgrade.ts";
 import { pathOf, Router } from "../../server/router.ts";
@@ -91,10 +92,18 @@ export async function upgrade(
     // without an answer: the same bound as the core's heartbeat on the other runtimes.
     idleTimeout: (pingInterval * 2) / 1000,
   });
-  new DenoTransport(socket, (transport) => endpoint.open(transport, decision));
-  // Deno has no option for upgrade headers, but the 101 response's headers are written as they are.
-  decision.headers?.forEach((value, name) => response.headers.append(name, value));
+  new DenoTransport(socket, endpoint as Endpoint<unknown>, decision);
+  if (decision.headers) appendHeaders(response, decision.headers);
   return response;
+}
+
+/**
+ * Deno has no option for upgrade headers, but the 101 response's headers are
+ * written as they are. A separate function, so no closure in `upgrade` keeps
+ * the response alive for the life of the socket.
+ */
+function appendHeaders(response: Response, headers: Headers): void {
+  headers.forEach((value, name) => response.headers.append(name, value));
 }
 
 /**

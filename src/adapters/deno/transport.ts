@@ -1,5 +1,7 @@
 import { CloseCode } from "../../core/close-codes.ts";
+import type { Endpoint } from "../../core/endpoint.ts";
 import type { Session } from "../../core/session.ts";
+import type { UpgradeDecision } from "../../core/upgrade.ts";
 import type { TransportSocket } from "../../core/socket.ts";
 import type { DenoWebSocket } from "./types.ts";
 
@@ -13,14 +15,19 @@ import type { DenoWebSocket } from "./types.ts";
  */
 export class DenoTransport implements TransportSocket {
   readonly #socket: DenoWebSocket;
-  readonly #open: (transport: DenoTransport) => Session<unknown>;
+  /** What opening needs; dropped once open, so the upgrade is not kept alive with the socket. */
+  #pending: { endpoint: Endpoint<unknown>; decision: Extract<UpgradeDecision<unknown>, { accept: true }> } | undefined;
   #session: Session<unknown> | undefined;
   /** Deno reports protocol errors as an error event, then a close with code 0. */
   #errorCode: number = CloseCode.Abnormal;
 
-  constructor(socket: DenoWebSocket, open: (transport: DenoTransport) => Session<unknown>) {
+  constructor(
+    socket: DenoWebSocket,
+    endpoint: Endpoint<unknown>,
+    decision: Extract<UpgradeDecision<unknown>, { accept: true }>,
+  ) {
     this.#socket = socket;
-    this.#open = open;
+    this.#pending = { endpoint, decision };
     socket.binaryType = "arraybuffer";
     for (const type of ["open", "message", "error", "close"]) socket.addEventListener(type, this);
   }
@@ -56,7 +63,8 @@ export class DenoTransport implements TransportSocket {
         break;
       }
       case "open":
-        this.#session = this.#open(this);
+        if (this.#pending) this.#session = this.#pending.endpoint.open(this, this.#pending.decision);
+        this.#pending = undefined;
         break;
       case "error": {
         const message = (event as ErrorEvent).message ?? "";

@@ -81,6 +81,15 @@ function socketServerFor(endpoint: Endpoint<unknown>): WebSocketServer {
   return wss;
 }
 
+/**
+ * The error listener of an upgrade socket. A module-level function, not a
+ * closure: a closure would share the upgrade's scope and keep the request
+ * alive for as long as the connection lives.
+ */
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
 /** Strips the IPv4-mapped prefix a dual-stack listener puts on IPv4 clients. */
 function plainAddress(address: string | undefined): string {
   return address?.startsWith("::ffff:") ? address.slice(7) : address ?? "";
@@ -108,7 +117,7 @@ export async function handleUpgrade(
   context?: Readonly<Record<string, unknown>>,
 ): Promise<void> {
   // A client that resets during an async onUpgrade must not crash the process.
-  socket.on("error", () => socket.destroy());
+  socket.on("error", destroySocket);
   const endpoint = endpointOf(controller) as Endpoint<unknown>;
   const upgradeRequest = new UpgradeRequest({
     url: `http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`,
@@ -143,7 +152,7 @@ export function attach(server: HttpServer, routes: Routes, fallback?: FetchHandl
     if (match) {
       handleUpgrade(request, socket, head, match.controller, match.params).catch(() => socket.destroy());
     } else if (fallback || server.listenerCount("upgrade") === 1) {
-      socket.on("error", () => socket.destroy());
+      socket.on("error", destroySocket);
       const answer = fallback
         ? Promise.resolve(fallback(new Request(`http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`, { headers: headersOf(request) })))
         : Promise.resolve(new Response("Not Found", { status: 404 }));

@@ -12,11 +12,40 @@ let lastText = "";
 let lastEncoded: Buffer = Buffer.alloc(0);
 const MAX_CACHED_TEXT = 64 * 1024;
 
+/** Where a `ws` socket keeps its transport, so the event listeners below can be shared by all sockets. */
+const kTransport: unique symbol = Symbol("switchboard.transport");
+type BoundSocket = WebSocket & { [kTransport]: NodeTransport };
+
+// One set of listeners for every socket (`this` is the socket): no closures per connection.
+function transportOf(ws: WebSocket): NodeTransport {
+  return (ws as BoundSocket)[kTransport];
+}
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const session = transportOf(this).session!;
+  if (isBinary) session.receiveBinary(ownBytes(data));
+  else session.receiveText(data.toString("utf8"));
+}
+function onPing(this: WebSocket, data: Buffer): void {
+  transportOf(this).session!.receivePing(ownBytes(data));
+}
+function onPong(this: WebSocket, data: Buffer): void {
+  transportOf(this).session!.receivePong(ownBytes(data));
+}
+function onError(this: WebSocket, error: Error & { code?: string }): void {
+  transportOf(this).errorCode = errorCloseCode(error.code);
+}
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  const transport = transportOf(this);
+  transport.session!.transportClosed(code === CloseCode.Abnormal ? transport.errorCode : code, reason.toString("utf8"));
+}
+
 /** A `ws` socket as the core sees it; wires the socket's events to its session. */
 export class NodeTransport implements TransportSocket {
   readonly #ws: WebSocket;
+  /** The session the socket's events go to, once bound. */
+  session: Session<unknown> | undefined;
   /** `ws` reports protocol errors as an error, then a close with 1006. */
-  #errorCode: number = CloseCode.Abnormal;
+  errorCode: number = CloseCode.Abnormal;
 
   constructor(ws: WebSocket) {
     this.#ws = ws;
@@ -24,19 +53,14 @@ export class NodeTransport implements TransportSocket {
 
   /** Routes the socket's events to the session; call once, right after the upgrade. */
   bind(session: Session<unknown>): void {
-    const ws = this.#ws;
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (isBinary) session.receiveBinary(ownBytes(data));
-      else session.receiveText(data.toString("utf8"));
-    });
-    ws.on("ping", (data: Buffer) => session.receivePing(ownBytes(data)));
-    ws.on("pong", (data: Buffer) => session.receivePong(ownBytes(data)));
-    ws.on("error", (error: Error & { code?: string }) => {
-      this.#errorCode = errorCloseCode(error.code);
-    });
-    ws.on("close", (code: number, reason: Buffer) => {
-      session.transportClosed(code === CloseCode.Abnormal ? this.#errorCode : code, reason.toString("utf8"));
-    });
+    this.session = session;
+    const ws = this.#ws as BoundSocket;
+    ws[kTransport] = this;
+    ws.on("message", onMessage);
+    ws.on("ping", onPing);
+    ws.on("pong", onPong);
+    ws.on("error", onError);
+    ws.on("close", onClose);
   }
 
   get readyState(): number {
