@@ -3,6 +3,7 @@ import { CloseCode } from "../../core/close-codes.ts";
 import type { Session } from "../../core/session.ts";
 import type { TransportSocket } from "../../core/socket.ts";
 import { Buffer } from "node:buffer";
+import process from "node:process";
 
 /**
  * The last text sent, encoded once: `ws` encodes a string on every `send`, so a
@@ -11,6 +12,38 @@ import { Buffer } from "node:buffer";
 let lastText = "";
 let lastEncoded: Buffer = Buffer.alloc(0);
 const MAX_CACHED_TEXT = 64 * 1024;
+
+/** The TCP socket under a `ws` socket (`ws` keeps it as `_socket`). */
+type CorkableSocket = { cork(): void; uncork(): void; destroyed: boolean };
+/** Sockets corked during this turn of the event loop, uncorked together at its end. */
+let corked: CorkableSocket[] = [];
+
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) if (!socket.destroyed) socket.uncork();
+}
+
+/**
+ * Holds a socket's writes until the current turn of the event loop ends, so
+ * that the frames one turn sends it (a burst of broadcasts, say) leave in one
+ * `writev` instead of one system call each, which is most of a fan-out's CPU.
+ * Nothing waits longer than the synchronous work already under way.
+ */
+function corkForThisTurn(ws: WebSocket & { _socket?: CorkableSocket; [kCorked]?: number }): void {
+  const socket = ws._socket;
+  if (!socket || ws[kCorked] === turn) return;
+  ws[kCorked] = turn;
+  socket.cork();
+  if (corked.push(socket) === 1) {
+    process.nextTick(() => {
+      turn++;
+      uncorkAll();
+    });
+  }
+}
+const kCorked: unique symbol = Symbol("switchboard.corkedTurn");
+let turn = 0;
 
 /** Where a `ws` socket keeps its transport, so the event listeners below can be shared by all sockets. */
 const kTransport: unique symbol = Symbol("switchboard.transport");
@@ -80,11 +113,13 @@ export class NodeTransport implements TransportSocket {
       lastText = text;
       lastEncoded = Buffer.from(text, "utf8");
     }
+    corkForThisTurn(this.#ws);
     this.#ws.send(lastEncoded, { binary: false });
     return true;
   }
 
   sendBinary(data: Uint8Array): boolean {
+    corkForThisTurn(this.#ws);
     this.#ws.send(data, { binary: true });
     return true;
   }
