@@ -305,4 +305,41 @@ describe("hook ordering", () => {
     await other.closed;
   });
 
+  test("a terminate() or close() from inside a hook does not run onDisconnect in the middle of that hook", async (t) => {
+    const events: string[] = [];
+    const done = deferred();
+    class Kicker extends WebSocketController {
+      override onConnect(conn: Connection) {
+        events.push("connect start");
+        if (conn.request.query.get("mode") === "close") conn.close(4001, "not welcome");
+        events.push("connect end");
+      }
+      override async onTextMessage(conn: Connection) {
+        events.push("message start");
+        conn.terminate();
+        await delay(20);
+        events.push("message end");
+      }
+      override onDisconnect(_conn: Connection, code: number) {
+        events.push(`disconnect ${code}`);
+        done.resolve();
+      }
+    }
+    const server = await startServer({ "/kick": new Kicker() });
+    t.after(() => server.stop());
+    const client = await server.connect("/kick");
+    client.sendText("bye");
+    await done.promise;
+    assert.deepEqual(events, ["connect start", "connect end", "message start", "message end", "disconnect 1006"]);
+    // A close from onConnect finishes promptly (not at closeTimeout) with the server's code, on every runtime.
+    events.length = 0;
+    const started = Date.now();
+    const second = await server.connect("/kick?mode=close");
+    const info = await second.closed;
+    assert.equal(info.code, 4001);
+    await waitFor(() => events.includes("disconnect 4001"), 2_000, "onDisconnect after a close in onConnect");
+    assert.ok(Date.now() - started < 2_000);
+    assert.deepEqual(events, ["connect start", "connect end", "disconnect 4001"]);
+  });
+
 });

@@ -39,7 +39,10 @@ export interface Connection<UserData = undefined> {
    * is not open, or its buffer is past `maxBufferedAmount` (see `slowConsumerPolicy`).
    */
   sendText(text: string): boolean;
-  /** Sends a binary message; returns `false` when it was not sent. */
+  /**
+   * Sends a binary message; returns `false` when it was not sent. The bytes
+   * are not copied on every runtime: do not change them after sending.
+   */
   sendBinary(data: Uint8Array): boolean;
   /** Sends `JSON.stringify(value)` as text; returns `false` when it was not sent. */
   sendJson(value: unknown): boolean;

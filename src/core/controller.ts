@@ -134,7 +134,7 @@ export class WebSocketController<UserData = undefined> {
     return options?.record ? this.#recordThenSend(text, options) : this.#endpoint.broadcast(text, options);
   }
 
-  /** Like {@linkcode broadcastText} for a binary message. */
+  /** Like {@linkcode broadcastText} for a binary message; do not change the bytes after sending. */
   broadcastBinary(data: Uint8Array, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry>;
   /** Sends without recording; returns the number of recipients. */
   broadcastBinary(data: Uint8Array, options?: BroadcastOptions<UserData>): number;

@@ -124,8 +124,15 @@ export class Endpoint<UserData> {
   // --- Registry ------------------------------------------------------------
 
   /** Registers an accepted socket and runs `onConnect`; returns the sink for the socket's events. */
-  open(driver: TransportSocket, decision: Extract<UpgradeDecision<UserData>, { accept: true }>): Session<UserData> {
+  open(
+    driver: TransportSocket,
+    decision: Extract<UpgradeDecision<UserData>, { accept: true }>,
+    bind?: (session: Session<UserData>) => void,
+  ): Session<UserData> {
     const session = new Session(this, driver, decision.request, decision.userData, decision.protocol);
+    // The adapter learns its session before onConnect runs: a close that onConnect causes may be
+    // reported by the runtime at once (Bun), and must find the session.
+    bind?.(session);
     this.connections.set(session.id, session);
     this.#live++;
     const pubsub = driver.pubsub;

@@ -289,6 +289,8 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
   // --- Ordered hook execution ---------------------------------------------
 
   #run(kind: HookKind, arg: unknown): void {
+    // Busy covers a hook's synchronous part too: an event it causes (a close or terminate
+    // from inside the hook) waits in the queue instead of running in the middle of it.
     if (this.#busy) {
       const queue = (this.#queue ??= []);
       const pending = (queue.length - this.#queueHead) / 2;
@@ -299,30 +301,49 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
       queue.push(kind, arg);
       return;
     }
-    this.#invoke(kind, arg);
+    this.#drain(kind, arg);
   }
 
-  #invoke(kind: HookKind, arg: unknown): void {
+  /** Runs one hook, then what queued behind it, in order, until a hook returns a promise. */
+  #drain(kind: HookKind, arg: unknown): void {
+    for (;;) {
+      this.#busy = true;
+      if (this.#invoke(kind, arg)) return; // async: #settled continues
+      this.#busy = false;
+      if (kind === HOOK_DISCONNECT) this.endpoint.finished();
+      const queue = this.#queue;
+      if (!queue || this.#queueHead >= queue.length) {
+        this.#queue = undefined;
+        this.#queueHead = 0;
+        return;
+      }
+      kind = queue[this.#queueHead] as HookKind;
+      arg = queue[this.#queueHead + 1];
+      queue[this.#queueHead + 1] = undefined;
+      this.#queueHead += 2;
+    }
+  }
+
+  /** Calls a hook; `true` when it returned a promise, whose settling then resumes the queue. */
+  #invoke(kind: HookKind, arg: unknown): boolean {
     let result: unknown;
     try {
       result = this.#call(kind, arg);
     } catch (error) {
       this.endpoint.hookFailed(this, error);
-      if (kind === HOOK_DISCONNECT) this.endpoint.finished();
-      return;
+      return false;
     }
-    if (result !== null && typeof result === "object" && typeof (result as Promise<unknown>).then === "function") {
-      this.#busy = true;
-      (result as Promise<unknown>).then(
-        () => this.#settled(kind),
-        (error: unknown) => {
-          this.endpoint.hookFailed(this, error);
-          this.#settled(kind);
-        },
-      );
-    } else if (kind === HOOK_DISCONNECT) {
-      this.endpoint.finished();
+    if (result === null || typeof result !== "object" || typeof (result as Promise<unknown>).then !== "function") {
+      return false;
     }
+    (result as Promise<unknown>).then(
+      () => this.#settled(kind),
+      (error: unknown) => {
+        this.endpoint.hookFailed(this, error);
+        this.#settled(kind);
+      },
+    );
+    return true;
   }
 
   #call(kind: HookKind, arg: unknown): unknown {
@@ -345,22 +366,20 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
     }
   }
 
-  /** An async hook finished: run what queued up behind it, in order, until another one is async. */
+  /** An async hook finished: run what queued up behind it. */
   #settled(kind: HookKind): void {
     this.#busy = false;
     if (kind === HOOK_DISCONNECT) this.endpoint.finished();
     const queue = this.#queue;
-    if (!queue) return;
-    while (!this.#busy && this.#queueHead < queue.length) {
-      const next = queue[this.#queueHead] as HookKind;
-      const arg = queue[this.#queueHead + 1];
-      queue[this.#queueHead + 1] = undefined;
-      this.#queueHead += 2;
-      this.#invoke(next, arg);
-    }
-    if (this.#queueHead >= queue.length) {
+    if (!queue || this.#queueHead >= queue.length) {
       this.#queue = undefined;
       this.#queueHead = 0;
+      return;
     }
+    const next = queue[this.#queueHead] as HookKind;
+    const arg = queue[this.#queueHead + 1];
+    queue[this.#queueHead + 1] = undefined;
+    this.#queueHead += 2;
+    this.#drain(next, arg);
   }
 }

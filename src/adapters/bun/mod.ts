@@ -126,7 +126,9 @@ export function websocketHandler(controllers: Iterable<AnyController>): BunWebSo
       const pending = ws.data as PendingSocket;
       ws.binaryType = "uint8array";
       const transport = new BunTransport(ws as BunServerWebSocket<unknown>, publisherOf(pending.server));
-      ws.data = endpointOf(pending.controller).open(transport, pending.decision);
+      endpointOf(pending.controller).open(transport, pending.decision, (session) => {
+        ws.data = session;
+      });
     },
     message(ws, message) {
       const session = ws.data as Session<unknown>;

@@ -21,7 +21,13 @@ let corked: CorkableSocket[] = [];
 function uncorkAll(): void {
   const sockets = corked;
   corked = [];
-  for (const socket of sockets) if (!socket.destroyed) socket.uncork();
+  for (const socket of sockets) {
+    try {
+      if (!socket.destroyed) socket.uncork();
+    } catch {
+      // One failing socket must not leave the others corked; its own error event reports it.
+    }
+  }
 }
 
 /**
@@ -137,6 +143,9 @@ export class NodeTransport implements TransportSocket {
   }
 
   terminate(): void {
+    // Flush what this turn already sent (it sits corked), as an uncorked socket would have.
+    const socket = (this.#ws as { _socket?: CorkableSocket })._socket;
+    if (socket && !socket.destroyed) socket.uncork();
     this.#ws.terminate();
   }
 }
