@@ -19,6 +19,8 @@ const HOOK_PING = 3;
 const HOOK_PONG = 4;
 const HOOK_DISCONNECT = 5;
 type HookKind = 0 | 1 | 2 | 3 | 4 | 5;
+/** Tells `#drain` to take its first hook from the queue. */
+const NEXT_QUEUED = -1;
 
 const encoder = new TextEncoder();
 
@@ -304,23 +306,29 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
     this.#drain(kind, arg);
   }
 
-  /** Runs one hook, then what queued behind it, in order, until a hook returns a promise. */
-  #drain(kind: HookKind, arg: unknown): void {
+  /**
+   * Runs one hook (or, given NEXT_QUEUED, the next queued one), then what
+   * queued behind it, in order, until a hook returns a promise.
+   */
+  #drain(kind: HookKind | typeof NEXT_QUEUED, arg: unknown): void {
     for (;;) {
+      if (kind === NEXT_QUEUED) {
+        const queue = this.#queue;
+        if (!queue || this.#queueHead >= queue.length) {
+          this.#queue = undefined;
+          this.#queueHead = 0;
+          return;
+        }
+        kind = queue[this.#queueHead] as HookKind;
+        arg = queue[this.#queueHead + 1];
+        queue[this.#queueHead + 1] = undefined;
+        this.#queueHead += 2;
+      }
       this.#busy = true;
       if (this.#invoke(kind, arg)) return; // async: #settled continues
       this.#busy = false;
       if (kind === HOOK_DISCONNECT) this.endpoint.finished();
-      const queue = this.#queue;
-      if (!queue || this.#queueHead >= queue.length) {
-        this.#queue = undefined;
-        this.#queueHead = 0;
-        return;
-      }
-      kind = queue[this.#queueHead] as HookKind;
-      arg = queue[this.#queueHead + 1];
-      queue[this.#queueHead + 1] = undefined;
-      this.#queueHead += 2;
+      kind = NEXT_QUEUED;
     }
   }
 
@@ -370,16 +378,6 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
   #settled(kind: HookKind): void {
     this.#busy = false;
     if (kind === HOOK_DISCONNECT) this.endpoint.finished();
-    const queue = this.#queue;
-    if (!queue || this.#queueHead >= queue.length) {
-      this.#queue = undefined;
-      this.#queueHead = 0;
-      return;
-    }
-    const next = queue[this.#queueHead] as HookKind;
-    const arg = queue[this.#queueHead + 1];
-    queue[this.#queueHead + 1] = undefined;
-    this.#queueHead += 2;
-    this.#drain(next, arg);
+    this.#drain(NEXT_QUEUED, undefined);
   }
 }
