@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { currentRuntime } from "./src/server/runtime.ts";
 import type { ServeOptions, Server } from "./src/server/types.ts";
 
 export { WebSocketController } from "./src/core/controller.ts";
@@ -42,14 +43,8 @@ export type { Capabilities } from "./src/core/socket.ts";
 export type { ControllerStats } from "./src/core/stats.ts";
 export { UpgradeRequest } from "./src/core/upgrade.ts";
 export type { UpgradeAccept, UpgradeRequestInit, UpgradeResult } from "./src/core/upgrade.ts";
+export { currentRuntime } from "./src/server/runtime.ts";
 export type { AnyController, FetchHandler, Routes, ServeOptions, Server } from "./src/server/types.ts";
-
-/** The runtime this code runs on. */
-export function currentRuntime(): "bun" | "deno" | "node" {
-  if ("Bun" in globalThis) return "bun";
-  if ("Deno" in globalThis) return "deno";
-  return "node";
-}
 
 /**
  * Starts a server with the adapter of the runtime this runs on: `Bun.serve`

@@ -42,6 +42,7 @@
  */
 import type { WebSocketController } from "../../core/controller.ts";
 import { DEFAULT_OPTIONS } from "../../core/options.ts";
+import { currentRuntime } from "../../server/runtime.ts";
 import { type AnyController, isWebSocketUpgrade } from "../../server/types.ts";
 import { upgrade as bunUpgrade, websocketHandler } from "../bun/mod.ts";
 import type { BunServer, BunSocketData, BunWebSocketHandler } from "../bun/mod.ts";
@@ -160,12 +161,6 @@ export const websocket: HonoWebSocket = {
   backpressureLimit: DEFAULT_OPTIONS.maxBufferedAmount,
   server: nodeServer,
 };
-
-function currentRuntime(): "bun" | "deno" | "node" {
-  if ("Bun" in globalThis) return "bun";
-  if ("Deno" in globalThis) return "deno";
-  return "node";
-}
 
 /** `@hono/node-server`'s own upgrade helper, which registers the upgrade so the server calls `handleUpgrade`. */
 let nodeClaim: Promise<HonoHandler> | undefined;
