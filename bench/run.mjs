@@ -132,7 +132,7 @@ function describeSoftware() {
       deno: version(BINARIES.deno, ["--version"]),
     },
     packages: Object.fromEntries(
-      ["ws", "crossws", "hono", "@hono/node-server", "socket.io", "engine.io", "socket.io-client", "tsx"].map((p) => [p, packageVersion(p)]),
+      ["ws", "crossws", "hono", "@hono/node-server", "socket.io", "engine.io", "socket.io-client", "esbuild"].map((p) => [p, packageVersion(p)]),
     ),
     switchboard: {
       version: JSON.parse(readFileSync(path.join(REPO_DIR, "package.json"), "utf8")).version,
@@ -146,6 +146,16 @@ function timeWaitCount() {
   const out = commandOutput("ss", ["-s"]);
   const m = out && /timewait (\d+)/.exec(out);
   return m ? Number(m[1]) : null;
+}
+
+/**
+ * Compiles a TypeScript server to one JavaScript file, from the current sources, before any cell
+ * runs (see NODE_SWITCHBOARD_BUILD in lib/plan.mjs). Packages stay external, as in dist/.
+ */
+async function buildServer({ entry, outfile, target }) {
+  const { build } = await import("esbuild");
+  mkdirSync(path.dirname(outfile), { recursive: true });
+  await build({ entryPoints: [entry], outfile, bundle: true, format: "esm", platform: "node", target, packages: "external", logLevel: "warning" });
 }
 
 // --- One cell: one server, one client, one scenario size -------------------------------------------
@@ -288,6 +298,7 @@ async function main() {
     (!opts.variants || opts.variants.includes(v.id))
   );
   if (plan.length === 0 || variants.length === 0) throw new Error("nothing to run: check --scenarios/--runtimes/--libs/--variants");
+  for (const variant of variants) if (variant.build) await buildServer(variant.build);
   const results = {
     meta: {
       startedAt: new Date().toISOString(),

@@ -102,7 +102,7 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
   // --- Connection: sending ------------------------------------------------
 
   sendText(text: string): boolean {
-    return this.deliverText(text, utf8ByteLength(text));
+    return this.deliverText(text, this.driver.textByteLength(text));
   }
 
   sendBinary(data: Uint8Array): boolean {
@@ -235,10 +235,9 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
     this.#run(HOOK_CONNECT, undefined);
   }
 
-  receiveText(data: string): void {
+  receiveText(data: string, bytes?: number): void {
     if (this.state === CLOSED) return;
-    const bytes = utf8ByteLength(data);
-    if (!this.#received(bytes)) return;
+    if (!this.#received(bytes ?? utf8ByteLength(data))) return;
     this.#run(HOOK_TEXT, data);
   }
 

@@ -31,6 +31,12 @@ export interface TransportSocket {
   readonly readyState: number;
   /** Bytes queued by the runtime and not yet written to the network. */
   readonly bufferedAmount: number;
+  /**
+   * The UTF-8 length of a text about to go to `sendText`. Node encodes the
+   * text here, once, and sends those bytes; elsewhere the runtime encodes on
+   * send, so this only measures.
+   */
+  textByteLength(text: string): number;
   /** Sends a text frame; `false` if the runtime dropped it (Bun past its backpressure limit). */
   sendText(text: string): boolean;
   /** Sends a binary frame; `false` if the runtime dropped it. */
@@ -68,8 +74,8 @@ export interface NativePublisher {
 
 /** The events an adapter reports for one socket, in the order the runtime delivers them. */
 export interface SocketEvents {
-  /** A text message, decoded. */
-  receiveText(data: string): void;
+  /** A text message, decoded; `bytes` is its UTF-8 length where the runtime reports it (Node), else it is measured. */
+  receiveText(data: string, bytes?: number): void;
   /** A binary message, as a `Uint8Array` view of exactly the message. */
   receiveBinary(data: Uint8Array): void;
   /** A ping frame arrived (the runtime has already answered it). */

@@ -13,6 +13,15 @@ let lastText = "";
 let lastEncoded: Buffer = Buffer.alloc(0);
 const MAX_CACHED_TEXT = 64 * 1024;
 
+/** `text` as UTF-8, reusing the last encoding when it is the same text (measured, then sent). */
+function encodeOnce(text: string): Buffer {
+  if (text !== lastText) {
+    lastText = text;
+    lastEncoded = Buffer.from(text, "utf8");
+  }
+  return lastEncoded;
+}
+
 /** The TCP socket under a `ws` socket (`ws` keeps it as `_socket`). */
 type CorkableSocket = { cork(): void; uncork(): void; destroyed: boolean };
 /** Sockets corked during this turn of the event loop, uncorked together at its end. */
@@ -62,7 +71,7 @@ function transportOf(ws: WebSocket): NodeTransport {
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
   const session = transportOf(this).session!;
   if (isBinary) session.receiveBinary(ownBytes(data));
-  else session.receiveText(data.toString("utf8"));
+  else session.receiveText(data.toString("utf8"), data.byteLength);
 }
 function onPing(this: WebSocket, data: Buffer): void {
   transportOf(this).session!.receivePing(ownBytes(data));
@@ -110,15 +119,16 @@ export class NodeTransport implements TransportSocket {
     return this.#ws.bufferedAmount;
   }
 
+  textByteLength(text: string): number {
+    return text.length > MAX_CACHED_TEXT ? Buffer.byteLength(text, "utf8") : encodeOnce(text).byteLength;
+  }
+
   sendText(text: string): boolean {
     if (text.length > MAX_CACHED_TEXT) {
       this.#ws.send(text);
       return true;
     }
-    if (text !== lastText) {
-      lastText = text;
-      lastEncoded = Buffer.from(text, "utf8");
-    }
+    encodeOnce(text);
     corkForThisTurn(this.#ws);
     this.#ws.send(lastEncoded, { binary: false });
     return true;
