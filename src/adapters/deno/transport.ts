@@ -68,6 +68,8 @@ export class DenoTransport implements TransportSocket {
         break;
       }
       case "open":
+        // Deno keeps every listener record for the socket's life: drop the one that is done.
+        this.#socket.removeEventListener("open", this);
         if (this.#pending) this.#session = this.#pending.endpoint.open(this, this.#pending.decision);
         this.#pending = undefined;
         break;

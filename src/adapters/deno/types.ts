@@ -25,6 +25,8 @@ export interface DenoWebSocket {
   close(code?: number, reason?: string): void;
   /** Listens for `open`, `message`, `error` and `close`. */
   addEventListener(type: string, listener: { handleEvent(event: Event): void }): void;
+  /** Stops listening for one of them (the adapter drops `open` once it has fired). */
+  removeEventListener(type: string, listener: { handleEvent(event: Event): void }): void;
 }
 
 /** The global `Deno`, as far as switchboard uses it. */
