@@ -3,7 +3,7 @@ import { CloseCode } from "../../core/close-codes.ts";
 import type { Session } from "../../core/session.ts";
 import type { TransportSocket } from "../../core/socket.ts";
 import { Buffer } from "node:buffer";
-import process from "node:process";
+import { setImmediate } from "node:timers";
 
 /**
  * The last text sent, encoded once: `ws` encodes a string on every `send`, so a
@@ -24,7 +24,7 @@ function encodeOnce(text: string): Buffer {
 
 /** The TCP socket under a `ws` socket (`ws` keeps it as `_socket`). */
 type CorkableSocket = { cork(): void; uncork(): void; destroyed: boolean };
-/** Sockets corked during this turn of the event loop, uncorked together at its end. */
+/** Sockets corked during this pass of the event loop, uncorked together when its I/O callbacks are done. */
 let corked: CorkableSocket[] = [];
 
 function uncorkAll(): void {
@@ -40,25 +40,28 @@ function uncorkAll(): void {
 }
 
 /**
- * Holds a socket's writes until the current turn of the event loop ends, so
- * that the frames one turn sends it (a burst of broadcasts, say) leave in one
- * `writev` instead of one system call each, which is most of a fan-out's CPU.
- * Nothing waits longer than the synchronous work already under way.
+ * Holds a socket's writes until this pass of the event loop has run its I/O
+ * callbacks (a `setImmediate`), so that the frames sent to one client while
+ * handling every message that arrived together (many clients' broadcasts,
+ * say) leave in one `writev` instead of one system call each, which is most
+ * of a fan-out's CPU. Uncorking after each callback instead (`nextTick`)
+ * only merged the frames of one incoming message, which at 256 chatters is a
+ * single frame per client. Nothing waits for new I/O: a pending immediate
+ * keeps the loop from blocking in its poll phase.
  */
-function corkForThisTurn(ws: WebSocket & { _socket?: CorkableSocket; [kCorked]?: number }): void {
+function corkForThisPass(ws: WebSocket & { _socket?: CorkableSocket; [kCorked]?: number }): void {
   const socket = ws._socket;
-  if (!socket || ws[kCorked] === turn) return;
-  ws[kCorked] = turn;
+  if (!socket || ws[kCorked] === pass) return;
+  ws[kCorked] = pass;
   socket.cork();
-  if (corked.push(socket) === 1) {
-    process.nextTick(() => {
-      turn++;
-      uncorkAll();
-    });
-  }
+  if (corked.push(socket) === 1) setImmediate(endPass);
 }
-const kCorked: unique symbol = Symbol("switchboard.corkedTurn");
-let turn = 0;
+function endPass(): void {
+  pass++;
+  uncorkAll();
+}
+const kCorked: unique symbol = Symbol("switchboard.corkedPass");
+let pass = 0;
 
 /** Where a `ws` socket keeps its transport, so the event listeners below can be shared by all sockets. */
 const kTransport: unique symbol = Symbol("switchboard.transport");
@@ -129,13 +132,13 @@ export class NodeTransport implements TransportSocket {
       return true;
     }
     encodeOnce(text);
-    corkForThisTurn(this.#ws);
+    corkForThisPass(this.#ws);
     this.#ws.send(lastEncoded, { binary: false });
     return true;
   }
 
   sendBinary(data: Uint8Array): boolean {
-    corkForThisTurn(this.#ws);
+    corkForThisPass(this.#ws);
     this.#ws.send(data, { binary: true });
     return true;
   }
@@ -153,7 +156,7 @@ export class NodeTransport implements TransportSocket {
   }
 
   terminate(): void {
-    // Flush what this turn already sent (it sits corked), as an uncorked socket would have.
+    // Flush what this pass already sent (it sits corked), as an uncorked socket would have.
     const socket = (this.#ws as { _socket?: CorkableSocket })._socket;
     if (socket && !socket.destroyed) socket.uncork();
     this.#ws.terminate();
