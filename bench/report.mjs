@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { BENCH_DIR } from "./lib/plan.mjs";
-import { renderConsole, renderMarkdown, renderSvg, summarise } from "./lib/report.mjs";
+import { readFindings, renderConsole, renderMarkdown, renderSvg, summarise } from "./lib/report.mjs";
 
 const args = process.argv.slice(2);
 const file = args.find((a) => !a.startsWith("--"));
@@ -28,5 +28,6 @@ const md = path.resolve(opt("md") ?? path.join(BENCH_DIR, "RESULTS.md"));
 const svg = path.resolve(opt("svg") ?? path.join(BENCH_DIR, "chart.svg"));
 const compare = opt("compare") ? JSON.parse(readFileSync(opt("compare"), "utf8")) : null;
 writeFileSync(svg, renderSvg(results, summary));
-writeFileSync(md, renderMarkdown(results, summary, { chart: path.relative(path.dirname(md), svg), json: path.relative(path.dirname(md), path.resolve(file)), compare }));
+const findings = results.meta.mode === "full" ? readFindings() : undefined;
+writeFileSync(md, renderMarkdown(results, summary, { chart: path.relative(path.dirname(md), svg), json: path.relative(path.dirname(md), path.resolve(file)), compare, findings }));
 console.log(`wrote ${path.relative(process.cwd(), md)} and ${path.relative(process.cwd(), svg)}`);

@@ -27,7 +27,7 @@ import path from "node:path";
 import process from "node:process";
 import { BENCH_DIR, BINARIES, BROADCASTING, REPO_DIR, scenarios, VARIANTS } from "./lib/plan.mjs";
 import { Child, commandOutput, cpuCounters, killAll, processTicks } from "./lib/procs.mjs";
-import { renderConsole, renderMarkdown, renderSvg, summarise } from "./lib/report.mjs";
+import { readFindings, renderConsole, renderMarkdown, renderSvg, summarise } from "./lib/report.mjs";
 
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
@@ -375,7 +375,7 @@ async function main() {
   if (opts.report) {
     const svg = renderSvg(results, summary);
     writeFileSync(files.svg, svg);
-    writeFileSync(files.md, renderMarkdown(results, summary, { chart: path.relative(path.dirname(files.md), files.svg), json: path.relative(path.dirname(files.md), files.json), compare }));
+    writeFileSync(files.md, renderMarkdown(results, summary, { chart: path.relative(path.dirname(files.md), files.svg), json: path.relative(path.dirname(files.md), files.json), compare, findings: opts.quick ? undefined : readFindings() }));
   }
   console.log("");
   console.log(renderConsole(results, summary));

@@ -1,6 +1,8 @@
 // Turns the raw cells of a run into medians, paired ratios, target verdicts, Markdown tables and
 // an SVG chart (hand-written, no dependencies).
-import { MAX_BUFFERED_AMOUNT } from "./plan.mjs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { BENCH_DIR, MAX_BUFFERED_AMOUNT } from "./plan.mjs";
 import { iqr, median } from "./stats.mjs";
 
 const MiB = 1024 * 1024;
@@ -367,7 +369,17 @@ function targetTable(targets) {
 
 // --- Markdown -------------------------------------------------------------------------------------
 
-export function renderMarkdown(results, summary, { chart, json, compare }) {
+/** bench/FINDINGS.md, or undefined when there is none. */
+export function readFindings() {
+  const file = path.join(BENCH_DIR, "FINDINGS.md");
+  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+}
+
+/**
+ * The report. `findings` is the text of bench/FINDINGS.md (full runs only), set in after the
+ * target table, so that every MISS in it sits next to the measurement that explains it.
+ */
+export function renderMarkdown(results, summary, { chart, json, compare, findings }) {
   const m = results.meta;
   const sw = m.software;
   const out = [];
@@ -396,6 +408,8 @@ export function renderMarkdown(results, summary, { chart, json, compare }) {
   out.push("");
   out.push(`![Fan-out messages per server CPU-second](${chart})`);
   out.push("");
+  // Hand-written: what profiling found, and the measurement behind every MISS that stands.
+  if (findings) out.push(findings.trim().replace(/^# .*\n+/, ""), "");
   if (compare) out.push(renderCompare(compare, summary), "");
   let lastScenario = null;
   for (const group of summary.groups) {
