@@ -102,6 +102,8 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
   // --- Connection: sending ------------------------------------------------
 
   sendText(text: string): boolean {
+    // Checked first so a dead connection costs no encoding (Node encodes in textByteLength).
+    if (this.state !== OPEN) return false;
     return this.deliverText(text, this.driver.textByteLength(text));
   }
 
@@ -132,6 +134,8 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
 
   /** Whether `bytes` more fit under `maxBufferedAmount`; an empty buffer always takes one message. */
   #admit(bytes: number): boolean {
+    // Bytes sent earlier in this event-loop pass count too, on every runtime: Bun and Deno
+    // write nothing until the pass ends, and Node's adapter corks until then.
     const buffered = this.driver.bufferedAmount;
     if (buffered === 0 || buffered + bytes <= this.endpoint.options.maxBufferedAmount) return true;
     return this.#overflow();

@@ -33,8 +33,8 @@ export interface TransportSocket {
   readonly bufferedAmount: number;
   /**
    * The UTF-8 length of a text about to go to `sendText`. Node encodes the
-   * text here, once, and sends those bytes; elsewhere the runtime encodes on
-   * send, so this only measures.
+   * text here (up to 64K UTF-16 units) and the `sendText` that follows sends
+   * those bytes; elsewhere the runtime encodes on send, so this only measures.
    */
   textByteLength(text: string): number;
   /** Sends a text frame; `false` if the runtime dropped it (Bun past its backpressure limit). */

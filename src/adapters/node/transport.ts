@@ -6,8 +6,9 @@ import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 
 /**
- * The last text sent, encoded once: `ws` encodes a string on every `send`, so a
- * broadcast (the same string to many sockets) would encode it once per recipient.
+ * The last text measured or sent, encoded once: `ws` encodes a string on every
+ * `send`, so a broadcast (the same string to many sockets) would encode it once
+ * per recipient, and a `sendText` would encode it once to measure and again to send.
  */
 let lastText = "";
 let lastEncoded: Buffer = Buffer.alloc(0);
@@ -24,7 +25,7 @@ function encodeOnce(text: string): Buffer {
 
 /** The TCP socket under a `ws` socket (`ws` keeps it as `_socket`). */
 type CorkableSocket = { cork(): void; uncork(): void; destroyed: boolean };
-/** Sockets corked during this pass of the event loop, uncorked together when its I/O callbacks are done. */
+/** Sockets corked since the last flush, uncorked together by the next `setImmediate`. */
 let corked: CorkableSocket[] = [];
 
 function uncorkAll(): void {
