@@ -104,7 +104,7 @@ export class Session<UserData> implements Connection<UserData>, SocketEvents {
   sendText(text: string): boolean {
     // Checked first so a dead connection costs no encoding (Node encodes in textByteLength).
     if (this.state !== OPEN) return false;
-    return this.deliverText(text, this.driver.textByteLength(text));
+    return this.deliverText(text, this.driver.textByteLength?.(text) ?? utf8ByteLength(text));
   }
 
   sendBinary(data: Uint8Array): boolean {

@@ -32,11 +32,12 @@ export interface TransportSocket {
   /** Bytes queued by the runtime and not yet written to the network. */
   readonly bufferedAmount: number;
   /**
-   * The UTF-8 length of a text about to go to `sendText`. Node encodes the
-   * text here (up to 64K UTF-16 units) and the `sendText` that follows sends
-   * those bytes; elsewhere the runtime encodes on send, so this only measures.
+   * The UTF-8 length of a text about to go to `sendText`, where the adapter
+   * can give it for free: Node encodes the text here (up to 64K UTF-16 units)
+   * and the `sendText` that follows sends those bytes. Absent elsewhere (the
+   * runtime encodes on send), and the core measures the text itself.
    */
-  textByteLength(text: string): number;
+  textByteLength?(text: string): number;
   /** Sends a text frame; `false` if the runtime dropped it (Bun past its backpressure limit). */
   sendText(text: string): boolean;
   /** Sends a binary frame; `false` if the runtime dropped it. */

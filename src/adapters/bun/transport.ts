@@ -1,4 +1,3 @@
-import { utf8ByteLength } from "../../core/utf8.ts";
 import type { NativePublisher, NativeSubscriber, TransportSocket } from "../../core/socket.ts";
 import type { BunServer, BunServerWebSocket } from "./types.ts";
 
@@ -39,10 +38,6 @@ export class BunTransport implements TransportSocket, NativeSubscriber {
 
   // Bun returns 0 when it dropped a message past backpressureLimit, but also
   // for any empty payload, which it does deliver.
-  textByteLength(text: string): number {
-    return utf8ByteLength(text);
-  }
-
   sendText(text: string): boolean {
     return this.#ws.sendText(text) !== 0 || text.length === 0;
   }

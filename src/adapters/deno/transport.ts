@@ -4,7 +4,6 @@ import type { Session } from "../../core/session.ts";
 import type { UpgradeDecision } from "../../core/upgrade.ts";
 import type { TransportSocket } from "../../core/socket.ts";
 import type { DenoWebSocket } from "./types.ts";
-import { utf8ByteLength } from "../../core/utf8.ts";
 
 /**
  * A Deno WebSocket as the core sees it. It is also the socket's one event
@@ -39,10 +38,6 @@ export class DenoTransport implements TransportSocket {
 
   get bufferedAmount(): number {
     return this.#socket.bufferedAmount;
-  }
-
-  textByteLength(text: string): number {
-    return utf8ByteLength(text);
   }
 
   sendText(text: string): boolean {
