@@ -312,13 +312,21 @@ describe("messages", () => {
     client.sendBinary(new Uint8Array([1, 2, 3]));
     client.sendText("json");
     client.sendText(""); // an empty message still counts as a message
-    await client.messages(4);
+    // Long texts take other measuring paths: natively from 128 UTF-16 units, and on Node
+    // an uncached encoding past 64K units.
+    const medium = "é".repeat(200); // 400 bytes
+    const long = "😀".repeat(33_000); // 66,000 units, 132,000 bytes
+    client.sendText(medium);
+    client.sendText(long);
+    const echoed = await client.messages(6);
+    assert.equal(echoed[4]!.text(), medium);
+    assert.equal(echoed[5]!.text(), long);
     const jsonBytes = encoder.encode(JSON.stringify(reply)).byteLength;
     const stats = await controller.stats();
-    assert.equal(stats.messagesIn, 4);
-    assert.equal(stats.bytesIn, 10 + 3 + 4 + 0);
-    assert.equal(stats.messagesOut, 4);
-    assert.equal(stats.bytesOut, 10 + 3 + jsonBytes + 0);
+    assert.equal(stats.messagesIn, 6);
+    assert.equal(stats.bytesIn, 10 + 3 + 4 + 0 + 400 + 132_000);
+    assert.equal(stats.messagesOut, 6);
+    assert.equal(stats.bytesOut, 10 + 3 + jsonBytes + 0 + 400 + 132_000);
     assert.equal(stats.connections, 1);
     client.close();
     await client.closed;
