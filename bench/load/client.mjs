@@ -7,6 +7,7 @@
 // Every loop is bounded in count and in time; on EOF of stdin (runner gone) it exits.
 import { readFileSync } from "node:fs";
 import process from "node:process";
+import { onRunnerLines } from "../lib/stdin.mjs";
 import { concat, clientFrame, OP_TEXT, WsConn } from "./wire.mjs";
 
 const config = JSON.parse(process.env.BENCH_CONFIG ?? "{}");
@@ -21,19 +22,9 @@ const P = config.params ?? {};
 // --- Runner link ------------------------------------------------------------------------------
 
 const goWaiters = [];
-let stdinBuf = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", (chunk) => {
-  stdinBuf += chunk;
-  let nl;
-  while ((nl = stdinBuf.indexOf("\n")) >= 0) {
-    const line = stdinBuf.slice(0, nl).trim();
-    stdinBuf = stdinBuf.slice(nl + 1);
-    if (line === "GO" || line.startsWith("GO ")) goWaiters.shift()?.(line.slice(3));
-    else if (line === "exit") process.exit(0);
-  }
+onRunnerLines((line) => {
+  if (line === "GO" || line.startsWith("GO ")) goWaiters.shift()?.(line.slice(3));
 });
-process.stdin.on("end", () => process.exit(0));
 
 /**
  * Asks the runner to run `what` on the server (e.g. a forced GC) and waits for it; resolves with

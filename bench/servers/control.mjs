@@ -9,6 +9,7 @@
 //   /fanout?name=<n>   each text message is broadcast as "<n>: <text>" to every /fanout client, sender included
 //   /echo              each text message is sent back to its sender
 import process from "node:process";
+import { onRunnerLines } from "../lib/stdin.mjs";
 
 /** The runtime this server runs on. */
 export const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node";
@@ -38,23 +39,12 @@ export function collectGarbage() {
 /** Announces the port and starts listening for runner commands on stdin. */
 export function ready(port) {
   process.stdout.write(`READY ${port}\n`);
-  let pending = "";
-  process.stdin.setEncoding("utf8");
-  process.stdin.on("data", (chunk) => {
-    pending += chunk;
-    let newline;
-    while ((newline = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, newline).trim();
-      pending = pending.slice(newline + 1);
-      if (line === "gc") {
-        const how = collectGarbage();
-        const { heapUsed, external } = process.memoryUsage();
-        process.stdout.write(`GC_DONE ${how} heapUsed=${heapUsed} external=${external}\n`);
-      }
-      else if (line === "exit") process.exit(0);
-    }
+  onRunnerLines((line) => {
+    if (line !== "gc") return;
+    const how = collectGarbage();
+    const { heapUsed, external } = process.memoryUsage();
+    process.stdout.write(`GC_DONE ${how} heapUsed=${heapUsed} external=${external}\n`);
   });
-  process.stdin.on("end", () => process.exit(0));
 }
 
 /** What a /fanout client is called: its `name` query parameter. */
