@@ -44,6 +44,9 @@ export function runtimeCommand(name, files, xml) {
         args: ["test", "--timeout", "60000", "--reporter=junit", `--reporter-outfile=${xml}`, ...rel],
       };
     case "deno":
+      // .bin/deno is the real binary once the deno package's postinstall has
+      // relinked it, else its bin.cjs shim (a Node script that runs the binary
+      // as a child). Either spawns as is, and the group kill reaches both.
       return {
         cmd: path.join(BIN_DIR, "deno"),
         args: [
