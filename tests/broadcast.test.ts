@@ -175,7 +175,7 @@ describe("broadcast", () => {
     const { hub, clients } = await setup(t, { a: ["red"], b: [] });
     assert.equal(hub.broadcastText("x", { room: "never-created" }), 0);
     assert.equal(hub.broadcastBinary(new Uint8Array([1]), { room: "never-created" }), 0);
-    assert.equal(hub.broadcastJson({ x: 1 }, { room: "" }), 0);
+    assert.throws(() => hub.broadcastJson({ x: 1 }, { room: "" }), TypeError, "a room is named by a non-empty string");
     // A room that existed and emptied is unknown again.
     const a = clients.get("a")!;
     a.sendText("leave:red");

@@ -13,6 +13,7 @@ import {
   type HistoryEntry,
   type HistoryMeta,
   MemoryHistory,
+  type Position,
   type SinceResult,
   type UpgradeRequest,
   WebSocketController,
@@ -91,20 +92,24 @@ describe("MemoryHistory", () => {
   test("since an id that fell out of the log says complete: false, never a partial replay", async () => {
     const history = new MemoryHistory({ size: 100 });
     for (let i = 1; i <= 150; i++) await history.append("room", `m${i}`);
+    const position = await history.position("room");
+    assert.equal(position.id, 150);
     for (const after of [0, 1, 49]) {
       const result: SinceResult = await history.since("room", after);
-      assert.deepEqual(result, { complete: false, entries: [] }, `since(${after})`);
+      assert.deepEqual(result, { complete: false, entries: [], position }, `since(${after})`);
     }
   });
 
   test("since the last id is complete and empty; since an id never issued is complete: false", async () => {
     const history = new MemoryHistory({ size: 5 });
-    assert.deepEqual(await history.since("room", 0), { complete: true, entries: [] }, "nothing recorded yet, nothing missed");
-    assert.deepEqual(await history.since("room", 1), { complete: false, entries: [] }, "id 1 was never issued");
+    const none = { epoch: "", id: 0 };
+    assert.deepEqual(await history.since("room", 0), { complete: true, entries: [], position: none }, "nothing recorded yet, nothing missed");
+    assert.deepEqual(await history.since("room", 1), { complete: false, entries: [], position: none }, "id 1 was never issued");
     for (let i = 1; i <= 8; i++) await history.append("room", `m${i}`);
-    assert.deepEqual(await history.since("room", 8), { complete: true, entries: [] });
+    const position = await history.position("room");
+    assert.deepEqual(await history.since("room", 8), { complete: true, entries: [], position });
     for (const bad of [9, 100, -1, 2.5, Number.NaN]) {
-      assert.deepEqual(await history.since("room", bad), { complete: false, entries: [] }, `since(${bad})`);
+      assert.deepEqual(await history.since("room", bad), { complete: false, entries: [], position }, `since(${bad})`);
     }
   });
 
@@ -118,7 +123,10 @@ describe("MemoryHistory", () => {
     assert.deepEqual(texts(await history.recent("b")), ["b1", "b2"]);
     assert.deepEqual(texts((await history.since("b", 0)).entries), ["b1", "b2"]);
     assert.equal((await history.since("a", 0)).complete, false);
-    assert.deepEqual(await history.since("b", 3), { complete: false, entries: [] }, "a's ids mean nothing in b");
+    assert.equal((await history.since("b", 3)).complete, false, "a's ids mean nothing in b");
+    const a = await history.position("a");
+    assert.equal((await history.since("b", a)).complete, false, "nor does a's epoch");
+    assert.notEqual(a.epoch, (await history.position("b")).epoch, "each room has its own epoch");
     assert.ok((await history.recent("a")).every((e) => e.room === "a"));
   });
 
@@ -132,7 +140,7 @@ describe("MemoryHistory", () => {
     });
     assert.equal(metas.length, 1, "the builder runs once");
     assert.equal(entry.id, 2);
-    assert.deepEqual(metas[0], { id: entry.id, timestamp: entry.timestamp });
+    assert.deepEqual(metas[0], { id: entry.id, epoch: entry.epoch, room: "chat", timestamp: entry.timestamp });
     assert.deepEqual(JSON.parse(entry.data as string), { id: 2, at: entry.timestamp, text: "hi" });
     const binary = await history.append("chat", ({ id }) => new Uint8Array([id, 0xff]));
     assert.deepEqual([...(binary.data as Uint8Array)], [3, 0xff]);
@@ -150,7 +158,7 @@ describe("MemoryHistory", () => {
     assert.deepEqual([...(entry!.data as Uint8Array)], [0, 1, 2, 255]);
   });
 
-  test("count() per room and in total; clear() one room or all, and a cleared room starts again at id 1", async () => {
+  test("count() per room and in total; clear() one room or all, and a cleared room starts again at id 1 in a new epoch", async () => {
     const history = new MemoryHistory({ size: 4 });
     for (let i = 0; i < 6; i++) await history.append("a", `a${i}`);
     for (let i = 0; i < 2; i++) await history.append("b", `b${i}`);
@@ -158,11 +166,16 @@ describe("MemoryHistory", () => {
     assert.equal(await history.count("b"), 2);
     assert.equal(await history.count("none"), 0);
     assert.equal(await history.count(), 6);
+    const before = await history.position("a");
     await history.clear("a");
     assert.equal(await history.count("a"), 0);
     assert.equal(await history.count(), 2);
     assert.deepEqual(await history.recent("a"), []);
-    assert.equal((await history.append("a", "again")).id, 1);
+    const again = await history.append("a", "again");
+    assert.equal(again.id, 1);
+    assert.notEqual(again.epoch, before.epoch, "a cleared room starts a new epoch");
+    const stale = await history.since("a", { epoch: before.epoch, id: 1 });
+    assert.equal(stale.complete, false, "a position from before clear() is never complete, though id 1 exists again");
     await history.clear();
     assert.equal(await history.count(), 0);
     assert.deepEqual(await history.recent("b"), []);
@@ -173,8 +186,10 @@ describe("MemoryHistory", () => {
     assert.equal((await history.append("r", "x")).id, 1);
     assert.equal((await history.append("r", "y")).id, 2);
     assert.equal(await history.count(), 0);
-    assert.deepEqual(await history.since("r", 1), { complete: false, entries: [] });
-    assert.deepEqual(await history.since("r", 2), { complete: true, entries: [] });
+    const position = await history.position("r");
+    assert.deepEqual(position.id, 2);
+    assert.deepEqual(await history.since("r", 1), { complete: false, entries: [], position });
+    assert.deepEqual(await history.since("r", 2), { complete: true, entries: [], position });
   });
 });
 
@@ -198,8 +213,14 @@ class SlowHistory implements History {
   recent(room: string, limit?: number): Promise<HistoryEntry[]> {
     return this.inner.recent(room, limit);
   }
-  since(room: string, id: number): Promise<SinceResult> {
-    return this.inner.since(room, id);
+  since(room: string, since: Position | number): Promise<SinceResult> {
+    return this.inner.since(room, since);
+  }
+  position(room: string): Promise<Position> {
+    return this.inner.position(room);
+  }
+  rooms(): Promise<string[]> {
+    return this.inner.rooms();
   }
   count(room?: string): Promise<number> {
     return this.inner.count(room);
@@ -210,9 +231,9 @@ class SlowHistory implements History {
 }
 
 /**
- * A chat room with catch-up: `?since=N` replays the entries after N, or sends
- * "gap" when the history cannot. The replay happens before the connection
- * joins the room, so nothing live can overtake it.
+ * A chat room with catch-up: `?since=N` joins with `join(room, { since })`,
+ * sending "gap" when the history could not give everything after N (then the
+ * latest entries), the entries, then "caught up"; live messages follow.
  */
 class Room extends WebSocketController<{ since: number | undefined }> {
   override onUpgrade(request: UpgradeRequest) {
@@ -220,16 +241,15 @@ class Room extends WebSocketController<{ since: number | undefined }> {
     return { userData: { since: since === null ? undefined : Number(since) } };
   }
   override async onConnect(conn: Connection<{ since: number | undefined }>) {
-    if (conn.userData.since !== undefined) {
-      const missed = await this.history.since("lobby", conn.userData.since);
-      if (!missed.complete) conn.sendText("gap");
-      for (const entry of missed.entries) {
-        if (typeof entry.data === "string") conn.sendText(entry.data);
-        else conn.sendBinary(entry.data);
-      }
-      conn.sendText("caught up");
+    const since = conn.userData.since;
+    if (since === undefined) return conn.join("lobby");
+    const { complete, entries } = await conn.join("lobby", { since });
+    if (!complete) conn.sendText("gap");
+    for (const entry of entries) {
+      if (typeof entry.data === "string") conn.sendText(entry.data);
+      else conn.sendBinary(entry.data);
     }
-    conn.join("lobby");
+    conn.sendText("caught up");
   }
 }
 
@@ -351,17 +371,17 @@ describe("history through a controller", () => {
     await Promise.all([back, current].map((c) => (c.close(), c.closed)));
   });
 
-  test("a client that missed more than historySize is told there is a gap", async (t) => {
+  test("a client that missed more than historySize is told there is a gap, and gets the latest", async (t) => {
     const controller = new Room({ historySize: 5 });
     const server = await startServer({ "/room": controller });
     t.after(() => server.stop());
     for (let i = 1; i <= 8; i++) await controller.broadcastText(`m${i}`, { room: "lobby", record: true });
     const late = await server.connect("/room?since=2");
-    assert.deepEqual((await late.messages(2)).map((m) => m.text()), ["gap", "caught up"]);
+    assert.deepEqual((await late.messages(7)).map((m) => m.text()), ["gap", "m4", "m5", "m6", "m7", "m8", "caught up"], "the gap, then the latest");
     const inTime = await server.connect("/room?since=3");
     assert.deepEqual((await inTime.messages(6)).map((m) => m.text()), ["m4", "m5", "m6", "m7", "m8", "caught up"]);
     const ahead = await server.connect("/room?since=42");
-    assert.deepEqual((await ahead.messages(2)).map((m) => m.text()), ["gap", "caught up"], "an id never issued");
+    assert.deepEqual((await ahead.messages(7)).map((m) => m.text()), ["gap", "m4", "m5", "m6", "m7", "m8", "caught up"], "an id never issued");
     await Promise.all([late, inTime, ahead].map((c) => (c.close(), c.closed)));
   });
 

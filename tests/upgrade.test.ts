@@ -31,7 +31,8 @@ class Probe<UserData = undefined> extends WebSocketController<UserData> {
   #decide: (request: UpgradeRequest) => UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
 
   constructor(
-    decide: (request: UpgradeRequest) => UpgradeResult<UserData> | Promise<UpgradeResult<UserData>> = () => undefined,
+    decide: (request: UpgradeRequest) => UpgradeResult<NoInfer<UserData>> | Promise<UpgradeResult<NoInfer<UserData>>> = () =>
+      undefined as UpgradeResult<UserData>,
     protocols?: string[],
   ) {
     super({ protocols });

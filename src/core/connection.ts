@@ -1,4 +1,31 @@
+import type { HistoryEntry, Position } from "./history.ts";
 import type { UpgradeRequest } from "./upgrade.ts";
+
+/** Options of {@linkcode Connection.join} with catch-up. */
+export interface JoinOptions {
+  /**
+   * The position the client last saw, as it sent it back (a bare id means the
+   * room's current epoch). Without it, or when the history can no longer
+   * give everything after it, the catch-up is the room's latest messages.
+   */
+  since?: Position | number;
+  /** At most this many latest messages when the catch-up is not a resume (default: all the history keeps). */
+  limit?: number;
+}
+
+/** What {@linkcode Connection.join} with catch-up resolves with. */
+export interface CatchUp {
+  /**
+   * `true` when `entries` are exactly the messages after `since`; `false`
+   * when there was no `since`, or it is from another epoch, or some
+   * messages after it are gone: `entries` are then the latest messages.
+   */
+  readonly complete: boolean;
+  /** Recorded messages to show before the live ones, oldest first. */
+  readonly entries: HistoryEntry[];
+  /** The room's position after `entries`: live messages continue from here. */
+  readonly position: Position;
+}
 
 /**
  * One client connection, the same object for every hook of its life.
@@ -37,6 +64,7 @@ export interface Connection<UserData = undefined> {
   /**
    * Sends a text message. Returns `false` when it was not sent: the connection
    * is not open, or its buffer is past `maxBufferedAmount` (see `slowConsumerPolicy`).
+   * A value that is not a string is a TypeError, and nothing is sent.
    */
   sendText(text: string): boolean;
   /**
@@ -60,6 +88,24 @@ export interface Connection<UserData = undefined> {
   terminate(): void;
   /** Joins a room; broadcasts to the room reach this connection from now on. */
   join(room: string): void;
+  /**
+   * Joins a room and catches up in one step: every recorded message of the
+   * room is either in what this resolves with or delivered live after it,
+   * never both, never neither, whatever the history's latency. Live messages
+   * of the room start once the hook that joined has finished, so what the
+   * hook sends (the catch-up, say) comes first. Rejects with a
+   * `SwitchboardError` (`"ALREADY_JOINED"`, or `"HISTORY_FAILED"` with the
+   * history's error as `cause`).
+   *
+   * @example
+   * ```ts
+   * override async onConnect(conn: Connection) {
+   *   const { complete, entries, position } = await conn.join("general", { since: 41 });
+   *   conn.sendJson({ type: "welcome", resumed: complete, position, history: entries.map((e) => e.data) });
+   * }
+   * ```
+   */
+  join(room: string, options: JoinOptions): Promise<CatchUp>;
   /** Leaves a room. */
   leave(room: string): void;
 }

@@ -1,14 +1,47 @@
+import { registerHub } from "./_access.ts";
+import { checkKnownKeys, checkOptionsObject, describe } from "./_check.ts";
+import { type Except, Hub } from "./_hub.ts";
+import { toJson } from "./_session.ts";
+import { CloseCode } from "./close-codes.ts";
 import type { Connection } from "./connection.ts";
-import { type BroadcastOptions, Endpoint, type RecordedBroadcastOptions, type ShutdownOptions } from "./endpoint.ts";
-import { toJson } from "./session.ts";
-import type { History, HistoryEntry } from "./history.ts";
+import type { History, HistoryEntry, HistoryMeta } from "./history.ts";
 import { type ControllerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { ControllerStats } from "./stats.ts";
 import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
 
+/** Who a broadcast reaches. */
+export interface BroadcastOptions<UserData> {
+  /** Only the members of this room (default: every connection of the controller). */
+  room?: string;
+  /** Leave out this connection or these connections (or their ids), typically the sender. */
+  except?: Connection<UserData> | string | Iterable<Connection<UserData> | string>;
+  /** Recording needs a room: see {@linkcode RecordedBroadcastOptions}. */
+  record?: false;
+}
 
-/** Reaches a controller's engine; for adapters only, not part of the public API. */
-export let endpointOf: <UserData>(controller: WebSocketController<UserData>) => Endpoint<UserData>;
+/**
+ * {@linkcode BroadcastOptions} of a broadcast that is also recorded in the
+ * room's history: stored first, then sent, in the order of the calls per room.
+ */
+export interface RecordedBroadcastOptions<UserData> extends Omit<BroadcastOptions<UserData>, "record"> {
+  /** The room whose history records the message. */
+  room: string;
+  /** Record the message. */
+  record: true;
+}
+
+/** Options of `shutdown()`. */
+export interface ShutdownOptions {
+  /** Close code sent to every client (default 1001, going away). */
+  code?: number;
+  /** Close reason (default "Server shutting down"). */
+  reason?: string;
+  /** Milliseconds to wait for clients to answer before terminating them (default: the controller's `closeTimeout`). */
+  timeout?: number;
+}
+
+const BROADCAST_KEYS: ReadonlySet<string> = new Set(["room", "except", "record"]);
+const SHUTDOWN_KEYS: ReadonlySet<string> = new Set(["code", "reason", "timeout"]);
 
 /**
  * One WebSocket endpoint: extend it, override the hooks you need, and hand an
@@ -22,8 +55,7 @@ export let endpointOf: <UserData>(controller: WebSocketController<UserData>) => 
  *
  * @example
  * ```ts
- * import { type Connection, WebSocketController } from "switchboard";
- * import { serve } from "switchboard";
+ * import { type Connection, serve, WebSocketController } from "switchboard";
  *
  * class Echo extends WebSocketController {
  *   override onTextMessage(conn: Connection, text: string) {
@@ -34,33 +66,40 @@ export let endpointOf: <UserData>(controller: WebSocketController<UserData>) => 
  * ```
  */
 export class WebSocketController<UserData = undefined> {
-  readonly #endpoint: Endpoint<UserData>;
-  /** The last recorded broadcast, which the next one waits for. */
-  #lastRecorded: Promise<unknown> = Promise.resolve();
-
-  static {
-    endpointOf = (controller) => controller.#endpoint;
-  }
+  readonly #hub: Hub<UserData>;
 
   /** Creates the controller; see {@linkcode ControllerOptions} for the defaults. */
   constructor(options: ControllerOptions = {}) {
-    this.#endpoint = new Endpoint(this, resolveOptions(options), options.history);
+    const resolved = resolveOptions(options);
+    this.#hub = new Hub<UserData>(this, resolved, options.history, options.name);
+    registerHub(this, this.#hub as Hub<unknown>);
   }
 
   /** The options in force, defaults filled in. */
   get options(): ResolvedOptions {
-    return this.#endpoint.options;
+    return this.#hub.options;
+  }
+
+  /**
+   * The endpoint's name, the same on every process that serves it: the
+   * `name` option, else the first route the controller is served on, else
+   * its class name.
+   */
+  get name(): string {
+    return this.#hub.name;
   }
 
   // --- Hooks ----------------------------------------------------------------
 
   /**
-   * Runs before the 101 response. Return `{ userData, protocol, headers }` (or
-   * nothing) to accept, or a `Response` to refuse with its status, headers and
-   * body. A throw refuses with 500 and reaches `onError`.
+   * Runs before the 101 response, once the request is a valid WebSocket
+   * handshake. Return `{ userData, protocol, headers }` to accept (or
+   * nothing, when `UserData` may be undefined), or a `Response` to refuse
+   * with its status, headers and body. A throw refuses with 500 and reaches
+   * `onError`; so does any other return value.
    */
   onUpgrade(_request: UpgradeRequest): UpgradeResult<UserData> | Promise<UpgradeResult<UserData>> {
-    return undefined;
+    return undefined as unknown as UpgradeResult<UserData>;
   }
 
   /** A connection opened; it is already in `connections`. */
@@ -81,14 +120,16 @@ export class WebSocketController<UserData = undefined> {
   /**
    * The connection closed, with the client's code and reason, or the server's
    * when the server closed it (1006 for an end without a close frame). Runs
-   * exactly once, after every other hook of the connection; the connection
-   * has already left `connections` and every room.
+   * exactly once, after every other hook of the connection (see `hookTimeout`
+   * for a hook that never settles); the connection has already left
+   * `connections` and every room.
    */
   onDisconnect(_connection: Connection<UserData>, _code: number, _reason: string): void | Promise<void> {}
 
   /**
-   * A hook threw or rejected (`connection` is undefined for `onUpgrade`).
-   * Logs to `console.error` unless overridden.
+   * A hook threw or rejected, or the library met a condition about a hook
+   * (a `SwitchboardError` with its `code`); `connection` is undefined for
+   * `onUpgrade`. Logs to `console.error` unless overridden.
    */
   onError(connection: Connection<UserData> | undefined, error: Error): void | Promise<void> {
     console.error(`switchboard: hook failed${connection ? ` for connection ${connection.id}` : ""}:`, error);
@@ -102,88 +143,147 @@ export class WebSocketController<UserData = undefined> {
    * answers or `closeTimeout` passes. Broadcasts skip those.
    */
   get connections(): ReadonlyMap<string, Connection<UserData>> {
-    return this.#endpoint.connections;
+    return this.#hub.connections;
   }
 
-  /** Rooms with at least one member, by name. */
+  /** Rooms with at least one member, by name (a connection joining with catch-up counts once it has joined). */
   get rooms(): ReadonlyMap<string, ReadonlySet<Connection<UserData>>> {
-    return this.#endpoint.rooms;
+    return this.#hub.rooms;
   }
 
   /** The members of a room (empty when nobody is in it). */
   room(name: string): ReadonlySet<Connection<UserData>> {
-    return this.#endpoint.rooms.get(name) ?? new Set();
+    return this.#hub.rooms.get(name) ?? new Set();
   }
 
   /** The message history, per room. */
   get history(): History {
-    return this.#endpoint.history;
+    return this.#hub.history;
   }
 
   /**
-   * Sends a text message to every connection, or to a room, minus `except`.
-   * Returns the number of recipients; with `record: true` it resolves with the
-   * history entry once the message is stored and sent.
+   * Sends a text message to every connection, or to a room, minus `except`;
+   * returns the number of recipients. With `record: true` the message is
+   * stored in the room's history first, and this resolves with its entry once
+   * stored and sent; pass a function to build the message from its position,
+   * so that it carries its own id and epoch.
    */
-  broadcastText(text: string, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry>;
+  broadcastText(text: string | ((meta: HistoryMeta) => string), options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry<string>>;
   /** Sends without recording; returns the number of recipients. */
   broadcastText(text: string, options?: BroadcastOptions<UserData>): number;
-  broadcastText(text: string,
+  broadcastText(
+    text: string | ((meta: HistoryMeta) => string),
     options?: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData>,
-  ): number | Promise<HistoryEntry> {
-    return options?.record ? this.#recordThenSend(text, options) : this.#endpoint.broadcast(text, options);
+  ): number | Promise<HistoryEntry<string>> {
+    if (options?.record === true) return this.#record("broadcastText", text, options, isText);
+    if (typeof text !== "string") {
+      throw new TypeError(`Cannot broadcastText() as 'text' must be a string: current value is ${describe(text)}`);
+    }
+    return this.#hub.publish(checkBroadcastOptions(options)?.room, text, options?.except as Except<UserData>);
   }
 
   /** Like {@linkcode broadcastText} for a binary message; do not change the bytes after sending. */
-  broadcastBinary(data: Uint8Array, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry>;
+  broadcastBinary(
+    data: Uint8Array | ((meta: HistoryMeta) => Uint8Array),
+    options: RecordedBroadcastOptions<UserData>,
+  ): Promise<HistoryEntry<Uint8Array>>;
   /** Sends without recording; returns the number of recipients. */
   broadcastBinary(data: Uint8Array, options?: BroadcastOptions<UserData>): number;
-  broadcastBinary(data: Uint8Array,
+  broadcastBinary(
+    data: Uint8Array | ((meta: HistoryMeta) => Uint8Array),
     options?: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData>,
-  ): number | Promise<HistoryEntry> {
-    return options?.record ? this.#recordThenSend(data, options) : this.#endpoint.broadcast(data, options);
+  ): number | Promise<HistoryEntry<Uint8Array>> {
+    if (options?.record === true) return this.#record("broadcastBinary", data, options, isBinary);
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError(`Cannot broadcastBinary() as 'data' must be a Uint8Array: current value is ${describe(data)}`);
+    }
+    return this.#hub.publish(checkBroadcastOptions(options)?.room, data, options?.except as Except<UserData>);
   }
 
-  /** Like {@linkcode broadcastText} with `JSON.stringify(value)`, serialized once. */
-  broadcastJson(value: unknown, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry>;
+  /**
+   * Like {@linkcode broadcastText} with `JSON.stringify(value)`, serialized
+   * once. Recorded, `value` may be a function of the message's position.
+   *
+   * @example
+   * ```ts
+   * const entry = await this.broadcastJson(
+   *   ({ id, epoch }) => ({ type: "message", id, epoch, text }),
+   *   { room: "general", record: true },
+   * );
+   * ```
+   */
+  broadcastJson(value: unknown, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry<string>>;
   /** Sends without recording; returns the number of recipients. */
   broadcastJson(value: unknown, options?: BroadcastOptions<UserData>): number;
-  broadcastJson(value: unknown,
-    options?: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData>,
-  ): number | Promise<HistoryEntry> {
-    return this.broadcastText(toJson(value), options as RecordedBroadcastOptions<UserData>);
+  broadcastJson(value: unknown, options?: BroadcastOptions<UserData> | RecordedBroadcastOptions<UserData>): number | Promise<HistoryEntry<string>> {
+    if (options?.record === true) {
+      const json = typeof value === "function" ? (meta: HistoryMeta) => toJson((value as (meta: HistoryMeta) => unknown)(meta)) : toJson(value);
+      return this.#record("broadcastJson", json, options, isText);
+    }
+    return this.#hub.publish(checkBroadcastOptions(options)?.room, toJson(value), options?.except as Except<UserData>);
   }
 
-  #recordThenSend(data: string | Uint8Array, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry> {
-    if (options.room === undefined) {
-      return Promise.reject(new TypeError("Cannot record a broadcast as 'room' is missing: history is kept per room"));
+  #record<Data extends string | Uint8Array>(
+    method: string,
+    data: Data | ((meta: HistoryMeta) => Data),
+    options: RecordedBroadcastOptions<UserData>,
+    isData: (value: unknown) => value is Data,
+  ): Promise<HistoryEntry<Data>> {
+    try {
+      checkBroadcastOptions(options);
+      if (options.room === undefined) {
+        throw new TypeError(`Cannot ${method}() with record: true as 'room' is missing: history is kept per room`);
+      }
+      if (typeof data !== "function" && !isData(data)) {
+        throw new TypeError(`Cannot ${method}() as the message must be ${method === "broadcastBinary" ? "a Uint8Array" : "a string"} or a function of its position: current value is ${describe(data)}`);
+      }
+      const checked = typeof data === "function"
+        ? (meta: HistoryMeta): Data => {
+          const built = data(meta);
+          if (!isData(built)) throw new TypeError(`Cannot ${method}() as the builder must return ${method === "broadcastBinary" ? "a Uint8Array" : "a string"}: it returned ${describe(built)}`);
+          return built;
+        }
+        : data;
+      return this.#hub.publishRecorded(options.room, checked, options.except as Except<UserData>);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const endpoint = this.#endpoint;
-    // Appending starts now, so ids follow the calls; sending waits for the previous recorded
-    // broadcast, so messages go out in id order even when the History answers out of order.
-    // Stored before sent: a client that reconnects with `since` cannot miss it.
-    const appended = endpoint.history.append(options.room, data);
-    const sent = this.#lastRecorded.then(() => appended).then((entry) => {
-      endpoint.broadcast(data, options);
-      return entry;
-    });
-    this.#lastRecorded = sent.catch(() => undefined);
-    return sent;
   }
 
   /** Counters: connections, rooms, history size, traffic, refusals, closes by code. */
   stats(): Promise<ControllerStats> {
-    return this.#endpoint.snapshot();
+    return this.#hub.snapshot();
   }
 
   /**
    * Closes every connection (1001 by default) and resolves when each one's
-   * `onDisconnect` has run; clients that do not answer within `timeout` are
-   * terminated. An `onDisconnect` that has not settled a second after that
-   * is not waited for. The controller is done for good: new upgrades are
-   * refused with 503 from then on.
+   * `onDisconnect` has run; clients that do not answer within `timeout`
+   * (default: `closeTimeout`) are terminated. An `onDisconnect` that has not
+   * settled `hookTimeout` plus a second after that is not waited for. The
+   * controller is done for good: new upgrades are refused with 503 from then on.
    */
-  shutdown(options?: ShutdownOptions): Promise<void> {
-    return this.#endpoint.shutdown(options);
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    try {
+      checkOptionsObject("shut down", options);
+      checkKnownKeys("shut down", options, SHUTDOWN_KEYS);
+      const { code = CloseCode.GoingAway, reason = "Server shutting down", timeout = this.#hub.options.closeTimeout } = options;
+      return this.#hub.shutdown(code, reason, timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === "string";
+}
+
+function isBinary(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array;
+}
+
+function checkBroadcastOptions<T extends object | undefined>(options: T): T {
+  checkOptionsObject("broadcast", options);
+  if (options !== undefined) checkKnownKeys("broadcast", options, BROADCAST_KEYS);
+  return options;
 }

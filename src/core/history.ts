@@ -1,184 +1,102 @@
+/**
+ * The History contract: where recorded messages are kept, per room, each at a
+ * {@linkcode Position}. {@linkcode MemoryHistory} is the default.
+ *
+ * @module
+ */
+
 /** What a history entry holds: the message exactly as it was sent. */
 export type HistoryData = string | Uint8Array;
 
-/** One recorded message. */
-export interface HistoryEntry {
-  /** Increases by one with each message recorded in the room; the first is 1. */
+/**
+ * Where a recorded message stands in its room. Ids increase by one per
+ * message within an epoch; the epoch changes whenever the room's ids could
+ * restart or diverge (a new history, `clear()`, an evicted room, and in other
+ * histories a lost stream or a failover). An id means nothing in another epoch.
+ *
+ * The epoch `""` is the position of a room that has no log yet: id 0, before
+ * anything.
+ */
+export interface Position {
+  /** Names one run of ids of the room. */
+  readonly epoch: string;
+  /** The id of the last message at this position (0: before the first). */
   readonly id: number;
-  /** The room the message was recorded in. */
-  readonly room: string;
-  /** When it was recorded, in milliseconds since the epoch. */
-  readonly timestamp: number;
-  /** The message as sent. */
-  readonly data: HistoryData;
 }
 
-/** The id and time a history assigns to a message before it is stored. */
-export interface HistoryMeta {
-  /** The id the message will have. */
-  readonly id: number;
-  /** When it is recorded, in milliseconds since the epoch. */
+/** The position, id and time a history gives a message before it is stored. */
+export interface HistoryMeta extends Position {
+  /** The room the message is recorded in. */
+  readonly room: string;
+  /** When it is recorded, in milliseconds since the epoch (1970). */
   readonly timestamp: number;
+}
+
+/** One recorded message: its {@linkcode HistoryMeta} and its data. */
+export interface HistoryEntry<Data extends HistoryData = HistoryData> extends HistoryMeta {
+  /** The message as sent. */
+  readonly data: Data;
 }
 
 /**
- * The answer of {@linkcode History.since}: either exactly the entries after the
- * given id (`complete: true`), or word that they can no longer all be given
- * (`complete: false`, no entries) because they fell out of the bounded log or
- * the id was never issued.
+ * The answer of {@linkcode History.since}: exactly the entries after the given
+ * position (`complete: true`), or word that they can no longer all be given
+ * (`complete: false`, no entries): they fell out of the bounded log, the
+ * position is from another epoch, or its id was never issued. `position` is
+ * the room's position when it was read.
  */
 export type SinceResult =
-  | { readonly complete: true; readonly entries: HistoryEntry[] }
-  | { readonly complete: false; readonly entries: readonly [] };
+  | { readonly complete: true; readonly entries: HistoryEntry[]; readonly position: Position }
+  | { readonly complete: false; readonly entries: readonly []; readonly position: Position };
 
 /**
  * Where recorded messages are kept, per room. Async so that a Redis Streams or
  * database implementation can replace {@linkcode MemoryHistory} without
  * changing a controller.
+ *
+ * An implementation must give ids in the order of the `append` calls (the
+ * controller sends recorded messages in call order), and a read must see
+ * every append that resolved before the read was called.
  */
 export interface History {
   /**
-   * Records a message. Pass a function to build the message from the id and
-   * timestamp it gets, so the message can carry its own id.
+   * Records a message. Pass a function to build the message from the meta it
+   * gets (id, epoch, timestamp), so that the message can carry its own position.
    */
   append(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData)): Promise<HistoryEntry>;
   /** The newest `limit` entries of a room (all kept entries by default), oldest first. */
   recent(room: string, limit?: number): Promise<HistoryEntry[]>;
-  /** Every entry after `id`, oldest first, or `complete: false` when that is no longer possible. */
-  since(room: string, id: number): Promise<SinceResult>;
+  /**
+   * Every entry after `since`, oldest first, or `complete: false` when that is
+   * no longer possible. A bare id means an id of the room's current epoch.
+   */
+  since(room: string, since: Position | number): Promise<SinceResult>;
+  /** The room's current position: its epoch and the id of its last message. */
+  position(room: string): Promise<Position>;
   /** Entries kept in one room, or in all rooms when `room` is omitted. */
   count(room?: string): Promise<number>;
-  /** Forgets one room, or every room. */
+  /** The rooms that have a log. */
+  rooms(): Promise<string[]>;
+  /** Forgets one room, or every room; a forgotten room starts a new epoch. */
   clear(room?: string): Promise<void>;
 }
 
-/** A bounded log for one room: a ring buffer, so appending never shifts an array. */
-class RoomLog {
-  readonly #entries: (HistoryEntry | undefined)[];
-  #start = 0;
-  #length = 0;
-  #lastId = 0;
-
-  constructor(capacity: number) {
-    this.#entries = new Array(capacity);
-  }
-
-  get length(): number {
-    return this.#length;
-  }
-
-  get lastId(): number {
-    return this.#lastId;
-  }
-
-  append(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData)): HistoryEntry {
-    const id = this.#lastId + 1;
-    const timestamp = Date.now();
-    const entry: HistoryEntry = {
-      id,
-      room,
-      timestamp,
-      data: typeof data === "function" ? data({ id, timestamp }) : data,
-    };
-    this.#lastId = id;
-    const capacity = this.#entries.length;
-    if (capacity === 0) return entry;
-    if (this.#length < capacity) {
-      this.#entries[(this.#start + this.#length) % capacity] = entry;
-      this.#length++;
-    } else {
-      this.#entries[this.#start] = entry;
-      this.#start = (this.#start + 1) % capacity;
-    }
-    return entry;
-  }
-
-  /** The newest `limit` entries, oldest first. */
-  newest(limit: number): HistoryEntry[] {
-    const count = Math.min(limit, this.#length);
-    const out: HistoryEntry[] = new Array(count);
-    const capacity = this.#entries.length;
-    const first = this.#length - count;
-    for (let i = 0; i < count; i++) {
-      out[i] = this.#entries[(this.#start + first + i) % capacity]!;
-    }
-    return out;
-  }
-}
+/** The position of a room without a log: before anything, in no epoch. */
+export const NO_POSITION: Position = Object.freeze({ epoch: "", id: 0 });
 
 /**
- * The default {@linkcode History}: in memory, per room, keeping the newest
- * `size` messages of each room.
+ * Reads a position from its wire form: `since` (an id) and `epoch` as a
+ * client sends them, for example from the query string
+ * `?since=<id>&epoch=<epoch>`. A missing or malformed id gives `undefined`;
+ * a missing epoch gives the bare id (the current epoch is assumed).
  *
  * @example
  * ```ts
- * const history = new MemoryHistory({ size: 100 });
- * const { id } = await history.append("general", "hello");
- * const missed = await history.since("general", id - 1); // { complete: true, entries: [hello] }
+ * const since = parsePosition(req.query.get("since"), req.query.get("epoch"));
  * ```
  */
-export class MemoryHistory implements History {
-  readonly #size: number;
-  readonly #rooms: Map<string, RoomLog> = new Map();
-
-  /** Creates a history that keeps the newest `size` messages per room (default 100). */
-  constructor(options: { size?: number } = {}) {
-    const size = options.size ?? 100;
-    if (!Number.isInteger(size) || size < 0) {
-      throw new RangeError(`Cannot create history as 'size' must be a non-negative integer: current value is ${size}`);
-    }
-    this.#size = size;
-  }
-
-  /** The number of messages kept per room. */
-  get size(): number {
-    return this.#size;
-  }
-
-  /** Records a message and resolves with its entry. */
-  append(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData)): Promise<HistoryEntry> {
-    let log = this.#rooms.get(room);
-    if (!log) {
-      log = new RoomLog(this.#size);
-      this.#rooms.set(room, log);
-    }
-    return Promise.resolve(log.append(room, data));
-  }
-
-  /** The newest `limit` entries of a room, oldest first. */
-  recent(room: string, limit: number = this.#size): Promise<HistoryEntry[]> {
-    // A fractional limit would reach `new Array(2.5)` and throw synchronously from a promise-returning method.
-    if (typeof limit !== "number" || Number.isNaN(limit)) {
-      return Promise.reject(new RangeError(`Cannot read history as 'limit' must be a number: current value is ${String(limit)}`));
-    }
-    const log = this.#rooms.get(room);
-    return Promise.resolve(log ? log.newest(Math.max(0, Math.floor(limit))) : []);
-  }
-
-  /** Every entry after `id`, or `complete: false` when some fell out or `id` was never issued. */
-  since(room: string, id: number): Promise<SinceResult> {
-    const log = this.#rooms.get(room);
-    const lastId = log?.lastId ?? 0;
-    if (!Number.isInteger(id) || id < 0 || id > lastId) return Promise.resolve({ complete: false, entries: [] });
-    const missed = lastId - id;
-    if (!log || missed > log.length) {
-      return Promise.resolve(missed === 0 ? { complete: true, entries: [] } : { complete: false, entries: [] });
-    }
-    return Promise.resolve({ complete: true, entries: log.newest(missed) });
-  }
-
-  /** Entries kept in one room, or in all rooms. */
-  count(room?: string): Promise<number> {
-    if (room !== undefined) return Promise.resolve(this.#rooms.get(room)?.length ?? 0);
-    let total = 0;
-    for (const log of this.#rooms.values()) total += log.length;
-    return Promise.resolve(total);
-  }
-
-  /** Forgets one room, or every room; ids of a cleared room start again at 1. */
-  clear(room?: string): Promise<void> {
-    if (room === undefined) this.#rooms.clear();
-    else this.#rooms.delete(room);
-    return Promise.resolve();
-  }
+export function parsePosition(since: string | null | undefined, epoch?: string | null): Position | number | undefined {
+  if (typeof since !== "string" || !/^\d{1,15}$/.test(since)) return undefined;
+  const id = Number(since);
+  return typeof epoch === "string" && epoch.length > 0 ? { epoch, id } : id;
 }

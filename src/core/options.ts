@@ -1,3 +1,4 @@
+import { checkKnownKeys, checkName, checkNumber, checkOptionsObject, describe } from "./_check.ts";
 import type { History } from "./history.ts";
 
 /** What happens to a message for a connection whose send buffer is past `maxBufferedAmount`. */
@@ -49,11 +50,44 @@ export interface ControllerOptions {
   closeTimeout?: number;
   /**
    * Messages of one connection that may wait while an async hook of that
-   * connection is still running; one more closes the connection with 1008, so
-   * a client flooding a slow handler cannot grow the server's memory without
-   * bound. Default 1 000.
+   * connection is still running. Checked once the event loop has turned, so a
+   * burst that the hook works through with promise callbacks alone is never
+   * refused; still over it then, the connection is closed with 1008. Default 1 000.
    */
   maxPendingMessages?: number;
+  /**
+   * Bytes of messages of one connection that may wait while an async hook of
+   * that connection is still running; the message that would pass it closes
+   * the connection with 1008 at once, so a client flooding a slow handler
+   * cannot grow the server's memory without bound. One message always fits.
+   * Default 8 MiB.
+   */
+  maxPendingBytes?: number;
+  /**
+   * How long (ms) `onUpgrade` may take; past it the upgrade is refused with
+   * 503 and `onError` gets a `SwitchboardError` `"UPGRADE_TIMEOUT"`. Default 10 000.
+   */
+  upgradeTimeout?: number;
+  /**
+   * How long (ms) a hook that is still running when its connection's socket
+   * goes is waited for. Then the messages queued behind it are dropped,
+   * `onError` gets a `SwitchboardError` `"HOOK_TIMEOUT"`, and `onDisconnect`
+   * runs. Default 10 000.
+   */
+  hookTimeout?: number;
+  /**
+   * Refuse (500, and a `SwitchboardError` `"USER_DATA_MISSING"` to `onError`)
+   * an upgrade that `onUpgrade` accepts without `userData`. TypeScript already
+   * requires `userData` when the controller's `UserData` type is not
+   * `undefined`; this makes JavaScript callers get the same rule. Default false.
+   */
+  requireUserData?: boolean;
+  /**
+   * The controller's name, the same on every process that serves this
+   * endpoint (a backplane names its channels with it). Default: the first
+   * route it is served on, or else its class name.
+   */
+  name?: string;
   /**
    * Subprotocols this endpoint speaks, in order of preference. When set, an
    * upgrade that offers protocols but none of these is refused with 400.
@@ -81,6 +115,14 @@ export interface ResolvedOptions {
   readonly closeTimeout: number;
   /** See {@linkcode ControllerOptions.maxPendingMessages}. */
   readonly maxPendingMessages: number;
+  /** See {@linkcode ControllerOptions.maxPendingBytes}. */
+  readonly maxPendingBytes: number;
+  /** See {@linkcode ControllerOptions.upgradeTimeout}. */
+  readonly upgradeTimeout: number;
+  /** See {@linkcode ControllerOptions.hookTimeout}. */
+  readonly hookTimeout: number;
+  /** See {@linkcode ControllerOptions.requireUserData}. */
+  readonly requireUserData: boolean;
   /** See {@linkcode ControllerOptions.protocols}. */
   readonly protocols: readonly string[] | undefined;
 }
@@ -95,49 +137,55 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   slowConsumerPolicy: "close",
   closeTimeout: 5_000,
   maxPendingMessages: 1_000,
+  maxPendingBytes: 8 * 1024 * 1024,
+  upgradeTimeout: 10_000,
+  hookTimeout: 10_000,
+  requireUserData: false,
   protocols: undefined,
 };
 
-function checkNumber(name: string, value: number | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new RangeError(
-      `Cannot create controller as '${name}' must be a finite number of at least ${min}: current value is ${String(value)}`,
-    );
-  }
-  return value;
-}
+/** Every key {@linkcode ControllerOptions} has, for the check against typos from JavaScript. */
+const OPTION_KEYS: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_OPTIONS), "history", "name"]);
 
-/** Validates options and fills in the defaults; throws `RangeError`/`TypeError` on bad values. */
+const ACTION = "create controller";
+const COUNT = { min: 1, integer: true } as const;
+const MILLISECONDS = { min: 0 } as const;
+
+/** Validates options and fills in the defaults; throws `RangeError`/`TypeError` on bad values and unknown keys. */
 export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions {
+  checkOptionsObject(ACTION, options);
+  checkKnownKeys(ACTION, options, OPTION_KEYS);
   const policy = options.slowConsumerPolicy ?? DEFAULT_OPTIONS.slowConsumerPolicy;
   if (policy !== "close" && policy !== "drop") {
-    throw new TypeError(
-      `Cannot create controller as 'slowConsumerPolicy' must be "close" or "drop": current value is ${String(policy)}`,
-    );
+    throw new TypeError(`Cannot ${ACTION} as 'slowConsumerPolicy' must be "close" or "drop": current value is ${describe(policy)}`);
   }
-  if (options.protocols !== undefined && !Array.isArray(options.protocols)) {
-    throw new TypeError("Cannot create controller as 'protocols' must be an array of strings");
+  const protocols = options.protocols;
+  if (protocols !== undefined && (!Array.isArray(protocols) || !protocols.every((p) => typeof p === "string" && p.length > 0))) {
+    throw new TypeError(`Cannot ${ACTION} as 'protocols' must be an array of non-empty strings: current value is ${describe(protocols)}`);
   }
+  if (options.name !== undefined) checkName(ACTION, "name", options.name);
+  if (options.requireUserData !== undefined && typeof options.requireUserData !== "boolean") {
+    throw new TypeError(`Cannot ${ACTION} as 'requireUserData' must be a boolean: current value is ${describe(options.requireUserData)}`);
+  }
+  const history = options.history as Partial<Record<keyof History, unknown>> | undefined;
+  if (history !== undefined && (typeof history !== "object" || history === null || typeof history.append !== "function")) {
+    throw new TypeError(`Cannot ${ACTION} as 'history' must be a History (such as a MemoryHistory): current value is ${describe(history)}`);
+  }
+  const number = (name: keyof ResolvedOptions & keyof ControllerOptions, rule: { min: number; integer?: boolean }) =>
+    checkNumber(ACTION, name, options[name], DEFAULT_OPTIONS[name] as number, rule);
   return {
-    pingInterval: checkNumber("pingInterval", options.pingInterval, DEFAULT_OPTIONS.pingInterval, 0),
-    idleTimeout: checkNumber("idleTimeout", options.idleTimeout, DEFAULT_OPTIONS.idleTimeout, 0),
-    maxMessageSize: checkNumber("maxMessageSize", options.maxMessageSize, DEFAULT_OPTIONS.maxMessageSize, 1),
-    historySize: checkNumber("historySize", options.historySize, DEFAULT_OPTIONS.historySize, 0),
-    maxBufferedAmount: checkNumber(
-      "maxBufferedAmount",
-      options.maxBufferedAmount,
-      DEFAULT_OPTIONS.maxBufferedAmount,
-      1,
-    ),
+    pingInterval: number("pingInterval", MILLISECONDS),
+    idleTimeout: number("idleTimeout", MILLISECONDS),
+    maxMessageSize: number("maxMessageSize", COUNT),
+    historySize: number("historySize", { min: 0, integer: true }),
+    maxBufferedAmount: number("maxBufferedAmount", COUNT),
     slowConsumerPolicy: policy,
-    closeTimeout: checkNumber("closeTimeout", options.closeTimeout, DEFAULT_OPTIONS.closeTimeout, 0),
-    maxPendingMessages: checkNumber(
-      "maxPendingMessages",
-      options.maxPendingMessages,
-      DEFAULT_OPTIONS.maxPendingMessages,
-      1,
-    ),
-    protocols: options.protocols ? [...options.protocols] : undefined,
+    closeTimeout: number("closeTimeout", MILLISECONDS),
+    maxPendingMessages: number("maxPendingMessages", COUNT),
+    maxPendingBytes: number("maxPendingBytes", COUNT),
+    upgradeTimeout: number("upgradeTimeout", { min: 1 }),
+    hookTimeout: number("hookTimeout", MILLISECONDS),
+    requireUserData: options.requireUserData ?? false,
+    protocols: protocols ? [...protocols] : undefined,
   };
 }

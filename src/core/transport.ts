@@ -1,16 +1,18 @@
 /**
- * The contract between the core and an adapter. An adapter wraps each runtime
- * socket in a {@linkcode TransportSocket} and reports the socket's events to
- * the {@linkcode SocketEvents} the core hands back; the core decides
- * everything else (limits, ordering, close codes, heartbeat).
+ * The contract between the core and a runtime adapter, socket side. An
+ * adapter wraps each runtime socket in a {@linkcode Transport} and reports
+ * the socket's events to the {@linkcode TransportEvents} the core gives it
+ * when the socket opens; the core decides everything else (limits, ordering,
+ * close codes, heartbeat, flow control). Exported, with the upgrade side, from
+ * `switchboard/adapter`.
  *
  * @module
  */
 
 /** What a runtime's WebSocket server can do natively; see the README's capability table. */
 export interface Capabilities {
-  /** The runtime this adapter serves. */
-  readonly runtime: "bun" | "deno" | "node";
+  /** The runtime this adapter serves, such as "bun", "deno" or "node". */
+  readonly runtime: string;
   /** RFC 6455 ping and pong frames can be sent and observed (`onPing`, `onPong`, `conn.ping()`). */
   readonly pingPong: boolean;
   /** Broadcasts and rooms use the runtime's own publish/subscribe (Bun). */
@@ -26,16 +28,15 @@ export interface Capabilities {
 }
 
 /** A runtime socket as the core sees it. Implemented by each adapter. */
-export interface TransportSocket {
+export interface Transport {
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
   /** Bytes queued by the runtime and not yet written to the network. */
   readonly bufferedAmount: number;
   /**
    * The UTF-8 length of a text about to go to `sendText`, where the adapter
-   * can give it for free: Node encodes the text here (up to 64K UTF-16 units)
-   * and the `sendText` that follows sends those bytes. Absent elsewhere (the
-   * runtime encodes on send), and the core measures the text itself.
+   * can give it for free: Node encodes the text here and the `sendText` that
+   * follows sends those bytes. Absent elsewhere, and the core measures.
    */
   textByteLength?(text: string): number;
   /** Sends a text frame; `false` if the runtime dropped it (Bun past its backpressure limit). */
@@ -58,23 +59,22 @@ export interface TransportSocket {
 export interface NativeSubscriber {
   /** The server-wide publisher this socket belongs to. */
   readonly publisher: NativePublisher;
+  /** Subscribes this socket to a topic. */
   subscribe(topic: string): void;
+  /** Unsubscribes this socket from a topic. */
   unsubscribe(topic: string): void;
-  /** Publishes to every subscriber of `topic` but this socket; returns the runtime's status. */
-  publishExceptSelf(topic: string, data: string | Uint8Array): number;
+  /** Publishes to every subscriber of `topic` but this socket; `false` if the runtime dropped it for some subscriber. */
+  publishExceptSelf(topic: string, data: string | Uint8Array): boolean;
 }
 
 /** The server-wide half of a runtime's native publish/subscribe. */
 export interface NativePublisher {
-  /**
-   * Publishes to every subscriber of `topic`. Returns Bun's status: bytes sent,
-   * -1 under backpressure, 0 when the message was dropped for some subscriber.
-   */
-  publish(topic: string, data: string | Uint8Array): number;
+  /** Publishes to every subscriber of `topic`; `false` if the runtime dropped it for some subscriber (past its limit). */
+  publish(topic: string, data: string | Uint8Array): boolean;
 }
 
 /** The events an adapter reports for one socket, in the order the runtime delivers them. */
-export interface SocketEvents {
+export interface TransportEvents {
   /** A text message, decoded; `bytes` is its UTF-8 length where the runtime reports it (Node), else it is measured. */
   receiveText(data: string, bytes?: number): void;
   /** A binary message, as a `Uint8Array` view of exactly the message. */
@@ -84,8 +84,14 @@ export interface SocketEvents {
   /** A pong frame arrived. */
   receivePong(data: Uint8Array): void;
   /**
-   * The socket closed. `code` is normalised by the adapter: 1006 for an end
-   * without a close frame, 1009/1007 when the runtime closed for size/UTF-8.
+   * The runtime's own heartbeat gave up on the peer (Deno's idle timeout):
+   * the connection ends as one that stopped answering the core's pings would.
+   */
+  heartbeatTimedOut(): void;
+  /**
+   * The socket closed. `code` is normalised by the adapter to what the peer
+   * was sent: 1006 for an end without a close frame, 1009/1007/1002/1008 when
+   * the runtime closed for size, UTF-8, a protocol error or a policy limit.
    */
   transportClosed(code: number, reason: string): void;
 }

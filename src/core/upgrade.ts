@@ -1,5 +1,7 @@
 /** Data copied out of an upgrade request before the runtime takes the socket over. */
 export interface UpgradeRequestInit {
+  /** The HTTP method (default "GET"); the handshake check refuses any other. */
+  method?: string;
   /** The full request URL. */
   url: string;
   /**
@@ -33,6 +35,8 @@ const NONE: Readonly<Record<string, never>> = Object.freeze({});
  * ```
  */
 export class UpgradeRequest {
+  /** The HTTP method. */
+  readonly method: string;
   /** The full request URL. */
   readonly url: string;
   readonly #rawHeaders: Headers | Readonly<Record<string, string | string[] | undefined>>;
@@ -48,6 +52,7 @@ export class UpgradeRequest {
 
   /** Builds a request from data an adapter copied. */
   constructor(init: UpgradeRequestInit) {
+    this.method = init.method ?? "GET";
     this.url = init.url;
     this.#rawHeaders = init.headers;
     // Shared empty objects: most connections have no params or context, and each keeps its request.
@@ -104,15 +109,6 @@ export class UpgradeRequest {
   }
 }
 
-/** Copies headers into a plain object (lowercase names): lighter to keep than a `Headers`. */
-export function copyHeaders(headers: Headers): Record<string, string> {
-  const copy: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    copy[name] = value;
-  });
-  return copy;
-}
-
 /** Parses a `Cookie` header into name/value pairs; a malformed pair is skipped. */
 export function parseCookies(header: string | null): Record<string, string> {
   const cookies: Record<string, string> = {};
@@ -141,29 +137,31 @@ export function parseProtocols(header: string | null): string[] {
 /**
  * What `onUpgrade` may return to accept a connection: its user data, the
  * subprotocol (one the client offered), and extra 101 response headers.
+ * `userData` is required when the controller's `UserData` type does not
+ * include `undefined`.
  */
-export interface UpgradeAccept<UserData> {
-  /** The connection's initial `userData`. */
-  userData?: UserData;
-  /** The chosen subprotocol; must be one the client offered. */
-  protocol?: string;
-  /** Extra headers for the 101 response, such as `set-cookie`. */
-  headers?: HeadersInit;
-}
+export type UpgradeAccept<UserData> =
+  & {
+    /** The chosen subprotocol; must be one the client offered. */
+    protocol?: string;
+    /** Extra headers for the 101 response, such as `set-cookie`. */
+    headers?: HeadersInit;
+  }
+  & (undefined extends UserData ? {
+      /** The connection's initial `userData`. */
+      userData?: UserData;
+    }
+    : {
+      /** The connection's initial `userData`. */
+      userData: UserData;
+    });
 
 /**
- * What `onUpgrade` returns: an {@linkcode UpgradeAccept} (or nothing) to
- * accept, or a `Response` to refuse with that status, headers and body.
+ * What `onUpgrade` returns: an {@linkcode UpgradeAccept} to accept (or, when
+ * `UserData` may be `undefined`, nothing), or a `Response` to refuse with
+ * that status, headers and body.
  */
-export type UpgradeResult<UserData> = UpgradeAccept<UserData> | Response | undefined | void;
-
-/** The core's verdict on an upgrade, which the adapter carries out. */
-export type UpgradeDecision<UserData> =
-  | {
-    readonly accept: true;
-    readonly request: UpgradeRequest;
-    readonly userData: UserData;
-    readonly protocol: string;
-    readonly headers: Headers | undefined;
-  }
-  | { readonly accept: false; readonly response: Response };
+export type UpgradeResult<UserData> =
+  | UpgradeAccept<UserData>
+  | Response
+  | (undefined extends UserData ? undefined | void : never);

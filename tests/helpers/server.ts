@@ -3,7 +3,7 @@
  * runtime the test runs on, on 127.0.0.1 and a free port.
  */
 import { currentRuntime, serve, type Routes, type Server } from "../../mod.ts";
-import type { Capabilities } from "../../src/core/socket.ts";
+import type { Capabilities } from "../../src/core/transport.ts";
 import { capabilities as bunCapabilities } from "../../src/adapters/bun/mod.ts";
 import { capabilities as denoCapabilities } from "../../src/adapters/deno/mod.ts";
 import { connectOrThrow, type RawConnectOptions, type RawWebSocket } from "./raw-client.ts";

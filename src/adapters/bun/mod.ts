@@ -5,42 +5,46 @@
  * @example
  * ```ts
  * import { serve } from "switchboard/bun";
- * const server = await serve({ port: 8080, routes: { "/chat/:room": new ChatController() } });
+ * import { WebSocketController } from "switchboard";
+ *
+ * const server = await serve({ port: 8080, routes: { "/chat/:room": new WebSocketController() } });
  * ```
  *
  * @example Embedding in a `Bun.serve` you already have
  * ```ts
- * import { createHandler } from "switchboard/bun";
- * const ws = createHandler({ routes: { "/ws": controller } });
+ * import { type BunServer, upgrade, websocketHandler } from "switchboard/bun";
+ * import { WebSocketController } from "switchboard";
+ *
+ * declare const Bun: { serve(options: object): unknown };
+ * const chat = new WebSocketController();
  * Bun.serve({
- *   fetch: (req, server) => new URL(req.url).pathname === "/ws" ? ws.fetch(req, server) : new Response("hi"),
- *   websocket: ws.websocket,
+ *   fetch: (req: Request, server: BunServer) =>
+ *     new URL(req.url).pathname === "/ws" ? upgrade(req, server, chat) : new Response("hi"),
+ *   websocket: websocketHandler([chat]),
  * });
  * ```
  *
  * @module
  */
-import { endpointOf } from "../../core/controller.ts";
-import type { Session } from "../../core/session.ts";
-import type { Capabilities } from "../../core/socket.ts";
-import { copyHeaders, UpgradeRequest, type UpgradeDecision } from "../../core/upgrade.ts";
-import { pathOf, Router } from "../../server/router.ts";
 import {
+  type AcceptedUpgrade,
   type AnyController,
+  type Capabilities,
+  copyHeaders,
   type FetchHandler,
-  isWebSocketUpgrade,
-  listenAddress,
+  prepareUpgrade,
+  Router,
   type Routes,
   type ServeOptions,
   type Server,
-  shutdownRoutes,
-  upgradeRequired,
-} from "../../server/types.ts";
+  serveWith,
+  type TransportEvents,
+} from "../../adapter/mod.ts";
 import { BunTransport, publisherOf } from "./transport.ts";
 import type { BunGlobal, BunServer, BunServerWebSocket, BunWebSocketHandler } from "./types.ts";
 
 export type { BunServer, BunServerWebSocket, BunWebSocketHandler } from "./types.ts";
-export type { Routes, ServeOptions, Server } from "../../server/types.ts";
+export type { Routes, ServeOptions, Server } from "../../adapter/mod.ts";
 
 /** What Bun's WebSocket server can do; see the README's capability table. */
 export const capabilities: Capabilities = {
@@ -54,15 +58,14 @@ export const capabilities: Capabilities = {
 };
 
 /**
- * The `ws.data` of a switchboard socket: the upgrade verdict until it opens,
- * then its session. Opaque to applications (internal types), hence `unknown`.
+ * The `ws.data` of a switchboard socket: the accepted upgrade until it opens,
+ * then the connection's events. Opaque to applications, hence `unknown`.
  */
 export type BunSocketData = unknown;
 
+/** What `ws.data` holds until the socket opens. */
 interface PendingSocket {
-  readonly pending: true;
-  readonly controller: AnyController;
-  readonly decision: Extract<UpgradeDecision<unknown>, { accept: true }>;
+  readonly upgrade: AcceptedUpgrade<unknown>;
   readonly server: BunServer;
 }
 
@@ -80,8 +83,8 @@ export async function upgrade(
   params: Record<string, string> = {},
   context?: Readonly<Record<string, unknown>>,
 ): Promise<Response | undefined> {
-  if (!isWebSocketUpgrade(request.headers)) return upgradeRequired();
-  const upgradeRequest = new UpgradeRequest({
+  const decision = await prepareUpgrade(controller, {
+    method: request.method,
     url: request.url,
     // A plain copy: lighter than a Headers object for as long as the connection lives.
     headers: copyHeaders(request.headers),
@@ -89,12 +92,11 @@ export async function upgrade(
     remoteAddress: server.requestIP(request)?.address ?? "",
     context,
   });
-  const decision = await endpointOf(controller).upgrade(upgradeRequest);
   if (!decision.accept) return decision.response;
   const headers = decision.headers ?? new Headers();
   // Without this header Bun echoes the client's first protocol; the core has chosen.
   if (decision.protocol) headers.set("sec-websocket-protocol", decision.protocol);
-  const data: PendingSocket = { pending: true, controller, decision, server };
+  const data: PendingSocket = { upgrade: decision, server };
   if (server.upgrade(request, { headers, data })) return undefined;
   return new Response("WebSocket upgrade failed", { status: 400 });
 }
@@ -126,25 +128,25 @@ export function websocketHandler(controllers: Iterable<AnyController>): BunWebSo
       const pending = ws.data as PendingSocket;
       ws.binaryType = "uint8array";
       const transport = new BunTransport(ws as BunServerWebSocket<unknown>, publisherOf(pending.server));
-      endpointOf(pending.controller).open(transport, pending.decision, (session) => {
-        ws.data = session;
+      pending.upgrade.open(transport, (events) => {
+        ws.data = events;
       });
     },
     message(ws, message) {
-      const session = ws.data as Session<unknown>;
-      if (typeof message === "string") session.receiveText(message);
-      else session.receiveBinary(message);
+      const events = ws.data as TransportEvents;
+      if (typeof message === "string") events.receiveText(message);
+      else events.receiveBinary(message);
     },
     ping(ws, data) {
-      (ws.data as Session<unknown>).receivePing(data);
+      (ws.data as TransportEvents).receivePing(data);
     },
     pong(ws, data) {
-      (ws.data as Session<unknown>).receivePong(data);
+      (ws.data as TransportEvents).receivePong(data);
     },
     close(ws, code, reason) {
-      const session = ws.data as Session<unknown> | PendingSocket;
-      if ("pending" in session) return;
-      session.transportClosed(normaliseCloseCode(code, reason), reason);
+      const events = ws.data as TransportEvents | PendingSocket;
+      if ("upgrade" in events) return; // closed before it opened
+      events.transportClosed(normaliseCloseCode(code, reason), reason);
     },
   };
 }
@@ -171,18 +173,20 @@ export interface BunHandler {
 
 /** Builds the `{ fetch, websocket }` pair for `Bun.serve`. */
 export function createHandler(options: { routes: Routes; fetch?: FetchHandler }): BunHandler {
-  const router = new Router(options.routes);
-  const fallback = options.fetch;
+  return handlerFor(new Router(options.routes), options.fetch);
+}
+
+function handlerFor(router: Router, fallback: FetchHandler | undefined): BunHandler {
   return {
     async fetch(request, server) {
-      const match = router.match(pathOf(request.url));
-      if (match && isWebSocketUpgrade(request.headers)) {
-        return upgrade(request, server, match.controller, match.params);
-      }
-      if (fallback) return await fallback(request);
-      return match ? upgradeRequired() : new Response("Not Found", { status: 404 });
+      return await router.dispatch(
+        request.url,
+        (name) => request.headers.get(name),
+        (route) => upgrade(request, server, route.controller, route.params),
+        fallback && ((): Promise<Response | undefined> => Promise.resolve(fallback(request))),
+      );
     },
-    websocket: websocketHandler(Object.values(options.routes)),
+    websocket: websocketHandler(router.controllers),
   };
 }
 
@@ -191,7 +195,10 @@ export function createHandler(options: { routes: Routes; fetch?: FetchHandler })
  *
  * @example
  * ```ts
- * const server = await serve({ port: 0, routes: { "/ws": new Echo() } });
+ * import { serve } from "switchboard/bun";
+ * import { WebSocketController } from "switchboard";
+ *
+ * const server = await serve({ port: 0, routes: { "/ws": new WebSocketController() } });
  * console.log(server.url);
  * await server.stop();
  * ```
@@ -199,17 +206,9 @@ export function createHandler(options: { routes: Routes; fetch?: FetchHandler })
 export function serve(options: ServeOptions): Promise<Server> {
   const bun = (globalThis as { Bun?: BunGlobal }).Bun;
   if (!bun) return Promise.reject(new TypeError("Cannot start server as this is not Bun: use the adapter of this runtime"));
-  const { port, hostname } = listenAddress(options);
-  const handler = createHandler(options);
-  const server = bun.serve({ port, hostname, fetch: handler.fetch, websocket: handler.websocket as BunWebSocketHandler<unknown> });
-  const boundPort = server.port ?? port;
-  return Promise.resolve({
-    port: boundPort,
-    hostname,
-    url: `http://${hostname}:${boundPort}`,
-    async stop() {
-      await shutdownRoutes(options.routes);
-      await server.stop(true);
-    },
+  return serveWith(options, ({ port, hostname, router, fetch }) => {
+    const handler = handlerFor(router, fetch);
+    const server = bun.serve({ port, hostname, fetch: handler.fetch, websocket: handler.websocket as BunWebSocketHandler<unknown> });
+    return { port: server.port ?? port, close: () => server.stop(true) };
   });
 }

@@ -1,4 +1,4 @@
-import type { NativePublisher, NativeSubscriber, TransportSocket } from "../../core/socket.ts";
+import type { NativePublisher, NativeSubscriber, Transport } from "../../adapter/mod.ts";
 import type { BunServer, BunServerWebSocket } from "./types.ts";
 
 /** One publisher per Bun server, so the core can tell whether all its connections share one. */
@@ -8,14 +8,15 @@ const publishers = new WeakMap<BunServer, NativePublisher>();
 export function publisherOf(server: BunServer): NativePublisher {
   let publisher = publishers.get(server);
   if (!publisher) {
-    publisher = { publish: (topic, data) => server.publish(topic, data) };
+    // Bun answers 0 when it dropped the message for some subscriber past its backpressure limit.
+    publisher = { publish: (topic, data) => server.publish(topic, data) !== 0 };
     publishers.set(server, publisher);
   }
   return publisher;
 }
 
 /** A Bun `ServerWebSocket` as the core sees it, with Bun's publish/subscribe. */
-export class BunTransport implements TransportSocket, NativeSubscriber {
+export class BunTransport implements Transport, NativeSubscriber {
   readonly #ws: BunServerWebSocket<unknown>;
   readonly publisher: NativePublisher;
 
@@ -70,7 +71,7 @@ export class BunTransport implements TransportSocket, NativeSubscriber {
     this.#ws.unsubscribe(topic);
   }
 
-  publishExceptSelf(topic: string, data: string | Uint8Array): number {
-    return typeof data === "string" ? this.#ws.publishText(topic, data) : this.#ws.publishBinary(topic, data);
+  publishExceptSelf(topic: string, data: string | Uint8Array): boolean {
+    return (typeof data === "string" ? this.#ws.publishText(topic, data) : this.#ws.publishBinary(topic, data)) !== 0;
   }
 }

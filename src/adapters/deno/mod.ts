@@ -19,25 +19,20 @@
  *
  * @module
  */
-import { endpointOf } from "../../core/controller.ts";
-import type { Endpoint } from "../../core/endpoint.ts";
-import type { Capabilities } from "../../core/socket.ts";
-import { copyHeaders, UpgradeRequest } from "../../core/upgrade.ts";
-import { pathOf, Router } from "../../server/router.ts";
 import {
   type AnyController,
-  isWebSocketUpgrade,
-  listenAddress,
+  type Capabilities,
+  copyHeaders,
+  prepareUpgrade,
   type ServeOptions,
   type Server,
-  shutdownRoutes,
-  upgradeRequired,
-} from "../../server/types.ts";
+  serveWith,
+} from "../../adapter/mod.ts";
 import { DenoTransport } from "./transport.ts";
 import { denoGlobal, type DenoServeInfo } from "./types.ts";
 
 export type { DenoServeInfo, DenoWebSocket } from "./types.ts";
-export type { Routes, ServeOptions, Server } from "../../server/types.ts";
+export type { Routes, ServeOptions, Server } from "../../adapter/mod.ts";
 
 /** What Deno's WebSocket server can do; see the README's capability table. */
 export const capabilities: Capabilities = {
@@ -66,9 +61,8 @@ export async function upgrade(
 ): Promise<Response> {
   const deno = denoGlobal();
   if (!deno) throw new TypeError("Cannot upgrade as this is not Deno: use the adapter of this runtime");
-  if (!isWebSocketUpgrade(request.headers)) return upgradeRequired();
-  const endpoint = endpointOf(controller);
-  const upgradeRequest = new UpgradeRequest({
+  const decision = await prepareUpgrade(controller, {
+    method: request.method,
     url: request.url,
     // A plain copy, made now: Deno closes the Request at upgrade, after which even `get()` on
     // its headers throws "Request closed". (Copying makes Deno cache a sorted list of the
@@ -79,25 +73,30 @@ export async function upgrade(
     remoteAddress: info?.remoteAddr?.hostname ?? "",
     context,
   });
-  const decision = await endpoint.upgrade(upgradeRequest);
   if (!decision.accept) return decision.response;
   if (decision.protocol) {
     // Deno splits the offered list on ", " only, and clients such as `ws` send "a,b". Incoming
     // headers are immutable and a copied Request loses the upgrade, so shadow the headers.
     const normalised = new Headers(request.headers);
-    normalised.set("sec-websocket-protocol", upgradeRequest.protocols.join(", "));
+    normalised.set("sec-websocket-protocol", decision.request.protocols.join(", "));
     Object.defineProperty(request, "headers", { value: normalised });
   }
-  const { pingInterval } = endpoint.options;
-  const { socket, response } = deno.upgradeWebSocket(request, {
-    protocol: decision.protocol || undefined,
-    // Deno has no ping API but pings after idleTimeout/2 and closes after another idleTimeout/2
-    // without an answer: the same bound as the core's heartbeat on the other runtimes.
-    idleTimeout: (pingInterval * 2) / 1000,
-  });
-  new DenoTransport(socket, endpoint as Endpoint<unknown>, decision);
-  if (decision.headers) appendHeaders(response, decision.headers);
-  return response;
+  const { pingInterval } = controller.options;
+  let upgraded;
+  try {
+    upgraded = deno.upgradeWebSocket(request, {
+      protocol: decision.protocol || undefined,
+      // Deno has no ping API but pings after idleTimeout/2 and closes after another idleTimeout/2
+      // without an answer: the same bound as the core's heartbeat on the other runtimes.
+      idleTimeout: (pingInterval * 2) / 1000,
+    });
+  } catch {
+    // The core checked the handshake already; Deno refusing one it passed is still a client error.
+    return new Response("WebSocket upgrade failed", { status: 400 });
+  }
+  new DenoTransport(upgraded.socket, decision);
+  if (decision.headers) appendHeaders(upgraded.response, decision.headers);
+  return upgraded.response;
 }
 
 /**
@@ -114,30 +113,24 @@ function appendHeaders(response: Response, headers: Headers): void {
  *
  * @example
  * ```ts
- * const server = await serve({ port: 0, routes: { "/ws": new Echo() } });
+ * import { serve } from "switchboard/deno";
+ * import { WebSocketController } from "switchboard";
+ *
+ * const server = await serve({ port: 0, routes: { "/ws": new WebSocketController() } });
  * await server.stop();
  * ```
  */
 export function serve(options: ServeOptions): Promise<Server> {
   const deno = denoGlobal();
   if (!deno) return Promise.reject(new TypeError("Cannot start server as this is not Deno: use the adapter of this runtime"));
-  const { port, hostname } = listenAddress(options);
-  const router = new Router(options.routes);
-  const fallback = options.fetch;
-  const server = deno.serve({ port, hostname, onListen() {} }, (request, info) => {
-    const match = router.match(pathOf(request.url));
-    if (match && isWebSocketUpgrade(request.headers)) return upgrade(request, info, match.controller, match.params);
-    if (fallback) return fallback(request);
-    return match ? upgradeRequired() : new Response("Not Found", { status: 404 });
-  });
-  const boundPort = server.addr.port;
-  return Promise.resolve({
-    port: boundPort,
-    hostname,
-    url: `http://${hostname}:${boundPort}`,
-    async stop() {
-      await shutdownRoutes(options.routes);
-      await server.shutdown();
-    },
+  return serveWith(options, ({ port, hostname, router, fetch }) => {
+    const server = deno.serve({ port, hostname, onListen() {} }, (request, info) =>
+      router.dispatch(
+        request.url,
+        (name) => request.headers.get(name),
+        (route) => upgrade(request, info, route.controller, route.params),
+        fetch && (() => fetch(request)),
+      ));
+    return { port: server.addr.port, close: () => server.shutdown() };
   });
 }

@@ -1,8 +1,5 @@
-import { CloseCode } from "../../core/close-codes.ts";
-import type { Endpoint } from "../../core/endpoint.ts";
-import type { Session } from "../../core/session.ts";
-import type { UpgradeDecision } from "../../core/upgrade.ts";
-import type { TransportSocket } from "../../core/socket.ts";
+import type { AcceptedUpgrade, Transport, TransportEvents } from "../../adapter/mod.ts";
+import { CloseCode } from "../../adapter/mod.ts";
 import type { DenoWebSocket } from "./types.ts";
 
 /**
@@ -13,21 +10,17 @@ import type { DenoWebSocket } from "./types.ts";
  * heartbeat to Deno's `idleTimeout`, and the core forgets a socket that does
  * not finish its closing handshake in time.
  */
-export class DenoTransport implements TransportSocket {
+export class DenoTransport implements Transport {
   readonly #socket: DenoWebSocket;
   /** What opening needs; dropped once open, so the upgrade is not kept alive with the socket. */
-  #pending: { endpoint: Endpoint<unknown>; decision: Extract<UpgradeDecision<unknown>, { accept: true }> } | undefined;
-  #session: Session<unknown> | undefined;
+  #pending: AcceptedUpgrade<unknown> | undefined;
+  #events: TransportEvents | undefined;
   /** Deno reports protocol errors as an error event, then a close with code 0. */
   #errorCode: number = CloseCode.Abnormal;
 
-  constructor(
-    socket: DenoWebSocket,
-    endpoint: Endpoint<unknown>,
-    decision: Extract<UpgradeDecision<unknown>, { accept: true }>,
-  ) {
+  constructor(socket: DenoWebSocket, upgrade: AcceptedUpgrade<unknown>) {
     this.#socket = socket;
-    this.#pending = { endpoint, decision };
+    this.#pending = upgrade;
     socket.binaryType = "arraybuffer";
     for (const type of ["open", "message", "error", "close"]) socket.addEventListener(type, this);
   }
@@ -58,28 +51,28 @@ export class DenoTransport implements TransportSocket {
     switch (event.type) {
       case "message": {
         const data = (event as MessageEvent).data;
-        if (typeof data === "string") this.#session?.receiveText(data);
-        else this.#session?.receiveBinary(new Uint8Array(data as ArrayBuffer));
+        if (typeof data === "string") this.#events?.receiveText(data);
+        else this.#events?.receiveBinary(new Uint8Array(data as ArrayBuffer));
         break;
       }
       case "open":
         // Deno keeps every listener record for the socket's life: drop the one that is done.
         this.#socket.removeEventListener("open", this);
-        if (this.#pending) this.#session = this.#pending.endpoint.open(this, this.#pending.decision);
+        this.#pending?.open(this, (events) => (this.#events = events));
         this.#pending = undefined;
         break;
       case "error": {
         const message = (event as ErrorEvent).message ?? "";
         // Deno's idle timeout (the heartbeat on Deno) gave up on the peer; it then closes with
         // 1001. Report it as the core's heartbeat does on Bun and Node: 1006 "Heartbeat timeout".
-        if (message.startsWith("No response from ping frame")) this.#session?.timeOut();
+        if (message.startsWith("No response from ping frame")) this.#events?.heartbeatTimedOut();
         else this.#errorCode = errorCloseCode(message);
         break;
       }
       case "close": {
         const { code, reason } = event as CloseEvent;
         // Code 0 means Deno dropped the connection without a close frame.
-        this.#session?.transportClosed(code === 0 ? this.#errorCode : code, reason);
+        this.#events?.transportClosed(code === 0 ? this.#errorCode : code, reason);
         break;
       }
     }

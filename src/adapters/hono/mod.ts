@@ -40,10 +40,8 @@
  *
  * @module
  */
-import type { WebSocketController } from "../../core/controller.ts";
-import { DEFAULT_OPTIONS } from "../../core/options.ts";
-import { currentRuntime } from "../../server/runtime.ts";
-import { type AnyController, isWebSocketUpgrade } from "../../server/types.ts";
+import { type AnyController, DEFAULT_OPTIONS, wantsWebSocket } from "../../adapter/mod.ts";
+import { currentRuntime } from "../../runtime.ts";
 import { upgrade as bunUpgrade, websocketHandler } from "../bun/mod.ts";
 import type { BunServer, BunSocketData, BunWebSocketHandler } from "../bun/mod.ts";
 import { upgrade as denoUpgrade } from "../deno/mod.ts";
@@ -198,13 +196,13 @@ async function upgradeOnNode(
  * app.get("/ws/:room", bearerAuth({ token: "secret" }), upgradeWebSocket(chat));
  * ```
  */
-export function upgradeWebSocket<UserData>(controller: WebSocketController<UserData>): HonoHandler {
+export function upgradeWebSocket(controller: AnyController): HonoHandler {
   const limits = controller.options;
   websocket.maxPayloadLength = Math.max(websocket.maxPayloadLength, limits.maxMessageSize);
   websocket.backpressureLimit = Math.max(websocket.backpressureLimit, limits.maxBufferedAmount);
   return async (c, next) => {
     // Like Hono's own helper: anything but an upgrade is for the next handler (Hono's 404 without one).
-    if (!isWebSocketUpgrade(c.req.raw.headers)) return next();
+    if (!wantsWebSocket((name) => c.req.raw.headers.get(name))) return next();
     const params = c.req.param() as Record<string, string>;
     // `c.var` is a fresh object per read; copy it anyway, the connection outlives the request.
     const context: Readonly<Record<string, unknown>> = { ...(c.var as Record<string, unknown>) };

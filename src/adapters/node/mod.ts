@@ -6,15 +6,19 @@
  * @example
  * ```ts
  * import { serve } from "switchboard/node";
- * const server = await serve({ port: 8080, routes: { "/chat/:room": new ChatController() } });
+ * import { WebSocketController } from "switchboard";
+ *
+ * const server = await serve({ port: 8080, routes: { "/chat/:room": new WebSocketController() } });
  * ```
  *
  * @example Attaching to a `node:http` server you already have
  * ```ts
  * import { createServer } from "node:http";
  * import { attach } from "switchboard/node";
- * const server = createServer((req, res) => res.end("hi"));
- * attach(server, { "/ws": controller });
+ * import { WebSocketController } from "switchboard";
+ *
+ * const server = createServer((_req, res) => res.end("hi"));
+ * attach(server, { "/ws": new WebSocketController() });
  * server.listen(8080);
  * ```
  *
@@ -25,25 +29,22 @@ import { createServer } from "node:http";
 import type { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import { WebSocketServer } from "ws";
-import { endpointOf } from "../../core/controller.ts";
-import type { Endpoint } from "../../core/endpoint.ts";
-import type { Capabilities } from "../../core/socket.ts";
-import { type UpgradeDecision, UpgradeRequest } from "../../core/upgrade.ts";
-import { pathOf, Router } from "../../server/router.ts";
 import {
+  type AcceptedUpgrade,
   type AnyController,
+  type Capabilities,
   type FetchHandler,
-  listenAddress,
+  prepareUpgrade,
+  Router,
   type Routes,
   type ServeOptions,
   type Server,
-  shutdownRoutes,
-  upgradeRequired,
-} from "../../server/types.ts";
+  serveWith,
+} from "../../adapter/mod.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { NodeTransport } from "./transport.ts";
 
-export type { Routes, ServeOptions, Server } from "../../server/types.ts";
+export type { Routes, ServeOptions, Server } from "../../adapter/mod.ts";
 
 /** What Node with `ws` can do; see the README's capability table. */
 export const capabilities: Capabilities = {
@@ -56,28 +57,39 @@ export const capabilities: Capabilities = {
   terminate: true,
 };
 
-type Accepted = Extract<UpgradeDecision<unknown>, { accept: true }>;
+/**
+ * Fragments one message may arrive in: one per 64 bytes of `maxMessageSize`,
+ * and at least 1 024. `ws` keeps each fragment as its own Buffer (about 100
+ * bytes of heap besides the data), so a bound on fragments keeps a message in
+ * 1-byte pieces from costing a hundred times its size; `ws`'s default (16 384)
+ * would refuse a 4 MiB message in 64-byte fragments that Bun and Deno take.
+ */
+export function maxFragmentsFor(maxMessageSize: number): number {
+  return Math.max(1024, Math.ceil(maxMessageSize / 64));
+}
 
-/** The verdict for an upgrade in flight, read by `ws`'s protocol and headers callbacks. */
-const verdicts = new WeakMap<IncomingMessage, Accepted>();
+/** The accepted upgrade in flight, read by `ws`'s protocol and headers callbacks. */
+const accepted = new WeakMap<IncomingMessage, AcceptedUpgrade<unknown>>();
 /** One `ws` server per controller, so each gets its own `maxPayload`. */
-const socketServers = new WeakMap<Endpoint<unknown>, WebSocketServer>();
+const socketServers = new WeakMap<AnyController, WebSocketServer>();
 
-function socketServerFor(endpoint: Endpoint<unknown>): WebSocketServer {
-  let wss = socketServers.get(endpoint);
+function socketServerFor(controller: AnyController): WebSocketServer {
+  let wss = socketServers.get(controller);
   if (wss) return wss;
+  const { maxMessageSize } = controller.options;
   wss = new WebSocketServer({
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
     // ws closes oversized messages itself (1009 to the peer) before reading them whole.
-    maxPayload: endpoint.options.maxMessageSize,
-    handleProtocols: (_offered, request) => verdicts.get(request)?.protocol || false,
-  });
+    maxPayload: maxMessageSize,
+    maxFragments: maxFragmentsFor(maxMessageSize),
+    handleProtocols: (_offered, request) => accepted.get(request)?.protocol || false,
+  } as ConstructorParameters<typeof WebSocketServer>[0]);
   wss.on("headers", (headers: string[], request: IncomingMessage) => {
-    verdicts.get(request)?.headers?.forEach((value, name) => headers.push(`${name}: ${value}`));
+    accepted.get(request)?.headers?.forEach((value, name) => headers.push(`${name}: ${value}`));
   });
-  socketServers.set(endpoint, wss);
+  socketServers.set(controller, wss);
   return wss;
 }
 
@@ -95,18 +107,22 @@ function plainAddress(address: string | undefined): string {
   return address?.startsWith("::ffff:") ? address.slice(7) : address ?? "";
 }
 
-function headersOf(request: IncomingMessage): Headers {
-  const headers = new Headers();
-  const raw = request.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  return headers;
+function urlOf(request: IncomingMessage): string {
+  return `http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`;
+}
+
+/** One header of a Node request, as the handshake check reads it. */
+function headerOf(request: IncomingMessage, name: string): string | null {
+  const value = request.headers[name];
+  if (value === undefined) return null;
+  return typeof value === "string" ? value : value.join(", ");
 }
 
 /**
  * Upgrades one `upgrade` event to a WebSocket served by `controller`, or
- * answers it with the refusal from `onUpgrade`. For servers that route
- * upgrades themselves; {@linkcode attach} does the routing for you.
- * `context` becomes the request's `context` (values from earlier middleware).
+ * answers it with the refusal. For servers that route upgrades themselves;
+ * {@linkcode attach} does the routing for you. `context` becomes the
+ * request's `context` (values from earlier middleware).
  */
 export async function handleUpgrade(
   request: IncomingMessage,
@@ -118,49 +134,108 @@ export async function handleUpgrade(
 ): Promise<void> {
   // A client that resets during an async onUpgrade must not crash the process.
   socket.on("error", destroySocket);
-  const endpoint = endpointOf(controller) as Endpoint<unknown>;
-  const upgradeRequest = new UpgradeRequest({
-    url: `http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`,
+  const decision = await prepareUpgrade(controller, {
+    method: request.method,
+    url: urlOf(request),
     // Node's own parsed headers: turned into Headers only if the application reads them.
     headers: request.headers,
     params,
     remoteAddress: plainAddress(request.socket.remoteAddress),
     context,
   });
-  const decision = await endpoint.upgrade(upgradeRequest);
   if (!decision.accept) return writeRawResponse(socket, decision.response);
   if (socket.destroyed) return;
-  const wss = socketServerFor(endpoint);
-  verdicts.set(request, decision);
-  wss.handleUpgrade(request, socket, head, (ws) => {
-    verdicts.delete(request);
+  accepted.set(request, decision);
+  socketServerFor(controller).handleUpgrade(request, socket, head, (ws) => {
+    accepted.delete(request);
     const transport = new NodeTransport(ws);
-    transport.bind(endpoint.open(transport, decision));
+    decision.open(transport, (events) => transport.bind(events));
   });
 }
 
+/** The routes attached to one HTTP server, by every `attach()` call: one `upgrade` listener serves them all. */
+interface Attachment {
+  readonly router: Router;
+  fallback: FetchHandler | undefined;
+  readonly listener: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+const attachments = new WeakMap<HttpServer, Attachment>();
+
 /**
  * Serves the routes on an existing `node:http` server's `upgrade` event.
- * Upgrades on other paths go to `fallback` when given (as `serve({ fetch })`
- * does on every runtime), else are left to other listeners, or refused with
- * 404 when there are none. Returns a function that detaches again.
+ * Several calls on one server compose: their routes are served together,
+ * and a path routed twice is a TypeError. Upgrades on other paths go to
+ * `fallback` when given (as `serve({ fetch })` does on every runtime), else
+ * are left to other `upgrade` listeners, or refused with 404 when there are
+ * none. Returns a function that detaches this call's routes again.
  */
 export function attach(server: HttpServer, routes: Routes, fallback?: FetchHandler): () => void {
-  const router = new Router(routes);
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const match = router.match(pathOf(request.url ?? "/"));
-    if (match) {
-      handleUpgrade(request, socket, head, match.controller, match.params).catch(() => socket.destroy());
-    } else if (fallback || server.listenerCount("upgrade") === 1) {
-      socket.on("error", destroySocket);
-      const answer = fallback
-        ? Promise.resolve(fallback(new Request(`http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`, { headers: headersOf(request) })))
-        : Promise.resolve(new Response("Not Found", { status: 404 }));
-      answer.then((response) => writeRawResponse(socket, response)).catch(() => socket.destroy());
+  if (typeof routes !== "object" || routes === null) new Router(routes); // the same TypeError as serve()
+  const paths = Object.keys(routes);
+  let attachment = attachments.get(server);
+  if (attachment?.fallback && fallback) {
+    throw new TypeError("Cannot attach routes as this server already has a fallback from an earlier attach()");
+  }
+  if (!attachment) {
+    const router = new Router({});
+    const state: Attachment = {
+      router,
+      fallback: undefined,
+      listener: (request, socket, head) => routeUpgrade(server, state, request, socket, head),
+    };
+    attachment = state;
+    attachments.set(server, attachment);
+    server.on("upgrade", attachment.listener);
+  }
+  const target = attachment;
+  const done: string[] = [];
+  try {
+    for (const path of paths) {
+      target.router.add(path, routes[path]!);
+      done.push(path);
+    }
+  } catch (error) {
+    target.router.remove(done);
+    throw error;
+  }
+  if (fallback) target.fallback = fallback;
+  let detached = false;
+  return () => {
+    if (detached) return;
+    detached = true;
+    target.router.remove(paths);
+    if (fallback && target.fallback === fallback) target.fallback = undefined;
+    if (target.router.empty) {
+      server.off("upgrade", target.listener);
+      attachments.delete(server);
     }
   };
-  server.on("upgrade", onUpgrade);
-  return () => server.off("upgrade", onUpgrade);
+}
+
+function routeUpgrade(server: HttpServer, attachment: Attachment, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const fallback = attachment.fallback;
+  const answer = attachment.router.dispatch(
+    request.url ?? "/",
+    (name) => headerOf(request, name),
+    (route): Promise<void | Response> => handleUpgrade(request, socket, head, route.controller, route.params),
+    fallback
+      ? (): Promise<void | Response> => Promise.resolve(fallback(new Request(urlOf(request), { method: request.method, headers: headersOf(request) })))
+      : server.listenerCount("upgrade") > 1
+      ? (): Promise<void | Response> => Promise.resolve() // another listener serves this path
+      : undefined,
+  );
+  socket.on("error", destroySocket);
+  Promise.resolve(answer)
+    .then((response) => response instanceof Response ? writeRawResponse(socket, response) : undefined)
+    .catch(() => socket.destroy());
+}
+
+function headersOf(request: IncomingMessage): Headers {
+  const headers = new Headers();
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  return headers;
 }
 
 /**
@@ -169,36 +244,34 @@ export function attach(server: HttpServer, routes: Routes, fallback?: FetchHandl
  *
  * @example
  * ```ts
- * const server = await serve({ port: 0, routes: { "/ws": new Echo() } });
+ * import { serve } from "switchboard/node";
+ * import { WebSocketController } from "switchboard";
+ *
+ * const server = await serve({ port: 0, routes: { "/ws": new WebSocketController() } });
  * await server.stop();
  * ```
  */
-export async function serve(options: ServeOptions): Promise<Server> {
-  const { port, hostname } = listenAddress(options);
-  const router = new Router(options.routes);
-  const fallback = options.fetch ??
-    ((request: Request) => router.match(pathOf(request.url)) ? upgradeRequired() : new Response("Not Found", { status: 404 }));
-  const server = createServer(getRequestListener(fallback));
-  attach(server, options.routes, options.fetch);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const boundPort = typeof address === "object" && address ? address.port : port;
-  return {
-    port: boundPort,
-    hostname,
-    url: `http://${hostname}:${boundPort}`,
-    async stop() {
-      await shutdownRoutes(options.routes);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+export function serve(options: ServeOptions): Promise<Server> {
+  return serveWith(options, async ({ port, hostname, router, fetch }) => {
+    const plain = fetch ?? ((request: Request) => router.unrouted(request.url));
+    const server = createServer(getRequestListener(plain));
+    const attachment: Attachment = { router, fallback: fetch, listener: (request, socket, head) => routeUpgrade(server, attachment, request, socket, head) };
+    server.on("upgrade", attachment.listener);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, hostname, () => {
+        server.off("error", reject);
+        resolve();
       });
-    },
-  };
+    });
+    const address = server.address();
+    return {
+      port: typeof address === "object" && address ? address.port : port,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    };
+  });
 }

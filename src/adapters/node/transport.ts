@@ -1,7 +1,5 @@
 import type { WebSocket } from "ws";
-import { CloseCode } from "../../core/close-codes.ts";
-import type { Session } from "../../core/session.ts";
-import type { TransportSocket } from "../../core/socket.ts";
+import { CloseCode, type Transport, type TransportEvents } from "../../adapter/mod.ts";
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
 
@@ -73,29 +71,29 @@ function transportOf(ws: WebSocket): NodeTransport {
   return (ws as BoundSocket)[kTransport];
 }
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  const session = transportOf(this).session!;
-  if (isBinary) session.receiveBinary(ownBytes(data));
-  else session.receiveText(data.toString("utf8"), data.byteLength);
+  const events = transportOf(this).events!;
+  if (isBinary) events.receiveBinary(ownBytes(data));
+  else events.receiveText(data.toString("utf8"), data.byteLength);
 }
 function onPing(this: WebSocket, data: Buffer): void {
-  transportOf(this).session!.receivePing(ownBytes(data));
+  transportOf(this).events!.receivePing(ownBytes(data));
 }
 function onPong(this: WebSocket, data: Buffer): void {
-  transportOf(this).session!.receivePong(ownBytes(data));
+  transportOf(this).events!.receivePong(ownBytes(data));
 }
 function onError(this: WebSocket, error: Error & { code?: string }): void {
   transportOf(this).errorCode = errorCloseCode(error.code);
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   const transport = transportOf(this);
-  transport.session!.transportClosed(code === CloseCode.Abnormal ? transport.errorCode : code, reason.toString("utf8"));
+  transport.events!.transportClosed(code === CloseCode.Abnormal ? transport.errorCode : code, reason.toString("utf8"));
 }
 
-/** A `ws` socket as the core sees it; wires the socket's events to its session. */
-export class NodeTransport implements TransportSocket {
+/** A `ws` socket as the core sees it; wires the socket's events to the connection's. */
+export class NodeTransport implements Transport {
   readonly #ws: WebSocket;
-  /** The session the socket's events go to, once bound. */
-  session: Session<unknown> | undefined;
+  /** Where the socket's events go, once bound. */
+  events: TransportEvents | undefined;
   /** `ws` reports protocol errors as an error, then a close with 1006. */
   errorCode: number = CloseCode.Abnormal;
 
@@ -103,9 +101,9 @@ export class NodeTransport implements TransportSocket {
     this.#ws = ws;
   }
 
-  /** Routes the socket's events to the session; call once, right after the upgrade. */
-  bind(session: Session<unknown>): void {
-    this.session = session;
+  /** Routes the socket's events to the connection; call once, right after the upgrade. */
+  bind(events: TransportEvents): void {
+    this.events = events;
     const ws = this.#ws as BoundSocket;
     ws[kTransport] = this;
     ws.on("message", onMessage);
@@ -185,6 +183,8 @@ function errorCloseCode(code: string | undefined): number {
       return CloseCode.MessageTooBig;
     case "WS_ERR_INVALID_UTF8":
       return CloseCode.InvalidPayload;
+    case "WS_ERR_TOO_MANY_BUFFERED_PARTS":
+      return CloseCode.PolicyViolation;
     case undefined:
       return CloseCode.Abnormal;
     default:

@@ -1,0 +1,44 @@
+import type { Position } from "./history.ts";
+
+/** Where a buffered message goes once the catch-up is over. */
+export interface CatchUpTarget {
+  deliverText(text: string, bytes: number): boolean;
+  deliverBinary(data: Uint8Array): boolean;
+}
+
+/**
+ * The live messages of one room for a connection that is joining it with
+ * catch-up: held from the moment the join starts until the history has been
+ * read and the hook that joined has finished, then replayed minus those the
+ * read already returned (recorded messages at or before the read's
+ * position), so every message is in the catch-up or live, never both, never
+ * neither, whatever the history's latency.
+ */
+export class CatchUpBuffer {
+  /** The position the history read returned; until then the catch-up is still reading. */
+  position: Position | undefined;
+  /** Bytes held, bounded by the connection's `maxBufferedAmount`. */
+  bytes = 0;
+  readonly #items: (string | Uint8Array | number | Position | undefined)[] = [];
+
+  /** Holds one live message; `position` is a recorded message's own. */
+  hold(data: string | Uint8Array, bytes: number, position: Position | undefined): void {
+    this.#items.push(data, bytes, position);
+    this.bytes += bytes;
+  }
+
+  /** Sends what was held, in order, skipping recorded messages the read returned. */
+  replay(target: CatchUpTarget): void {
+    const read = this.position!;
+    const items = this.#items;
+    for (let i = 0; i < items.length; i += 3) {
+      const data = items[i] as string | Uint8Array;
+      const own = items[i + 2] as Position | undefined;
+      if (own && own.epoch === read.epoch && own.id <= read.id) continue;
+      if (typeof data === "string") target.deliverText(data, items[i + 1] as number);
+      else target.deliverBinary(data);
+    }
+    items.length = 0;
+    this.bytes = 0;
+  }
+}

@@ -1,0 +1,431 @@
+import { checkKnownKeys, checkName, checkNumber, checkOptionsObject, describe } from "./_check.ts";
+import { CLOSED } from "./_closing-handshake.ts";
+import { Heartbeat } from "./_heartbeat.ts";
+import { accountNativePublish } from "./_outbound.ts";
+import { RoomSequencer } from "./_room-sequencer.ts";
+import { type HookTarget, Session, type SessionHost } from "./_session.ts";
+import { unrefTimer, type TimerHandle } from "./_timers.ts";
+import { type AcceptedUpgrade, decideUpgrade, type UpgradeDecision, type UpgradeHost } from "./_upgrade-decision.ts";
+import { utf8ByteLength } from "./_utf8.ts";
+import { CloseCode } from "./close-codes.ts";
+import type { CatchUp, Connection, JoinOptions } from "./connection.ts";
+import { SwitchboardError, toError } from "./errors.ts";
+import type { History, HistoryData, HistoryEntry, HistoryMeta, Position } from "./history.ts";
+import { MemoryHistory } from "./memory-history.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { type ControllerStats, StatCounters } from "./stats.ts";
+import type { NativePublisher, Transport, TransportEvents } from "./transport.ts";
+import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
+
+/** The hooks a hub calls: every hook of a controller. */
+export interface ControllerHooks<UserData> extends HookTarget<UserData> {
+  onUpgrade(request: UpgradeRequest): UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
+  onError(connection: Connection<UserData> | undefined, error: Error): unknown;
+}
+
+/** Who a broadcast leaves out: connections, or their ids (ids also name connections of other processes). */
+export type Except<UserData> = Connection<UserData> | string | Iterable<Connection<UserData> | string>;
+
+/** An `Except` as ids: one (the common case, the sender) or several. */
+interface ExceptIds {
+  readonly one: string | undefined;
+  readonly many: ReadonlySet<string> | undefined;
+}
+
+const NOBODY: ExceptIds = { one: undefined, many: undefined };
+const JOIN_OPTION_KEYS: ReadonlySet<string> = new Set(["since", "limit"]);
+
+let nextHubId = 0;
+
+/**
+ * The hub behind one controller (a controller is one endpoint; this is its
+ * machinery): the registry of connections, room membership, the publish and
+ * delivery of broadcasts, recorded messages in per-room order, join with
+ * catch-up, the heartbeat, upgrade decisions, hook error isolation and
+ * shutdown. Users see only the controller; adapters reach the hub through
+ * the adapter contract (`src/adapter`).
+ *
+ * The broadcast path is split in two: `publish`/`publishRecorded` decide what
+ * a room's message is (recorded first, in order), `deliverLocal` sends it to
+ * this process's sockets of the room. A backplane across processes sits
+ * between the two.
+ */
+export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserData> {
+  readonly options: ResolvedOptions;
+  readonly history: History;
+  readonly hooks: ControllerHooks<UserData>;
+  readonly stats: StatCounters = new StatCounters();
+  readonly connections: Map<string, Session<UserData>> = new Map();
+  /** Members of each room with at least one: sessions that get the room's live messages. */
+  readonly rooms: Map<string, Set<Session<UserData>>> = new Map();
+  /** Sessions joining a room with catch-up: its live messages are held for them. */
+  readonly #joining: Map<string, Set<Session<UserData>>> = new Map();
+  readonly #sequencer: RoomSequencer = new RoomSequencer();
+  readonly #heartbeat: Heartbeat;
+  /** The native publisher every connection shares, or null once they do not (or one has none). */
+  #publisher: NativePublisher | null | undefined;
+  /** Topics of the runtime's publish/subscribe (Bun): they never leave this process, so a per-process prefix. */
+  readonly #topicPrefix: string = `sb${nextHubId++}:`;
+  #name: string | undefined;
+  /** Sessions whose onDisconnect has not yet finished. */
+  #live = 0;
+  #idleWaiters: (() => void)[] = [];
+  #shuttingDown = false;
+
+  constructor(hooks: ControllerHooks<UserData>, options: ResolvedOptions, history: History | undefined, name: string | undefined) {
+    this.hooks = hooks;
+    this.options = options;
+    this.history = history ?? new MemoryHistory({ size: options.historySize });
+    this.#name = name;
+    this.#heartbeat = new Heartbeat(() => this.connections.values(), options.pingInterval, options.idleTimeout);
+  }
+
+  /** The controller's name: the option, else the first route it was served on, else its class name. */
+  get name(): string {
+    return this.#name ?? (this.hooks as object).constructor.name;
+  }
+
+  /** Names the controller after a route, unless it has a name already. */
+  nameAfterRoute(route: string): void {
+    this.#name ??= route;
+  }
+
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  // --- Upgrade (UpgradeHost) ---------------------------------------------------
+
+  /** Decides an upgrade; see {@linkcode decideUpgrade}. */
+  decide(request: UpgradeRequest): Promise<UpgradeDecision<UserData>> {
+    return decideUpgrade(this, request);
+  }
+
+  onUpgrade(request: UpgradeRequest): UpgradeResult<UserData> | Promise<UpgradeResult<UserData>> {
+    return this.hooks.onUpgrade(request);
+  }
+
+  refused(): void {
+    this.stats.rejectedUpgrades++;
+  }
+
+  upgradeFailed(error: unknown): void {
+    this.#reportError(undefined, error);
+  }
+
+  /** Registers an accepted socket and runs `onConnect`; returns the sink for the socket's events. */
+  open(transport: Transport, upgrade: AcceptedUpgrade<UserData>, bind: ((events: TransportEvents) => void) | undefined): TransportEvents {
+    const session = new Session(this, transport, upgrade.request, upgrade.userData, upgrade.protocol);
+    bind?.(session);
+    this.connections.set(session.id, session);
+    this.#live++;
+    const pubsub = transport.pubsub;
+    if (pubsub) {
+      pubsub.subscribe(this.#topicPrefix);
+      if (this.#publisher === undefined) this.#publisher = pubsub.publisher;
+      else if (this.#publisher !== pubsub.publisher) this.#publisher = null;
+    } else {
+      this.#publisher = null;
+    }
+    if (this.connections.size === 1) this.#heartbeat.start();
+    session.start();
+    if (this.#shuttingDown) session.beginClose(CloseCode.GoingAway, "Server shutting down", this.options.closeTimeout);
+    return session;
+  }
+
+  // --- Sessions (SessionHost) ---------------------------------------------------
+
+  hookFailed(session: Session<UserData>, error: unknown): void {
+    this.#reportError(session, error);
+  }
+
+  /** Routes a failure to `onError`; a failing `onError` is logged, never thrown. */
+  #reportError(session: Session<UserData> | undefined, thrown: unknown): void {
+    try {
+      const result: unknown = this.hooks.onError(session, toError(thrown));
+      if (result instanceof Promise) result.catch((e) => console.error("switchboard: onError rejected", e));
+    } catch (e) {
+      console.error("switchboard: onError threw", e);
+    }
+  }
+
+  detach(session: Session<UserData>, code: number): void {
+    this.connections.delete(session.id);
+    for (const room of session.rooms) this.#removeMember(this.rooms, session, room);
+    for (const room of session.catchUpRooms) this.#removeMember(this.#joining, session, room);
+    this.stats.countClose(code);
+    if (this.connections.size === 0) {
+      this.#heartbeat.stop();
+      this.#publisher = undefined;
+    }
+  }
+
+  disconnectHandled(): void {
+    if (--this.#live > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  joinRoom(session: Session<UserData>, room: string): void {
+    let members = this.rooms.get(room);
+    if (!members) this.rooms.set(room, (members = new Set()));
+    members.add(session);
+    session.transport.pubsub?.subscribe(this.#roomTopic(room));
+  }
+
+  leaveRoom(session: Session<UserData>, room: string): void {
+    if (this.#removeMember(this.#joining, session, room)) return;
+    this.#removeMember(this.rooms, session, room);
+    if (session.isOpen) session.transport.pubsub?.unsubscribe(this.#roomTopic(room));
+  }
+
+  #removeMember(rooms: Map<string, Set<Session<UserData>>>, session: Session<UserData>, room: string): boolean {
+    const members = rooms.get(room);
+    if (!members?.delete(session)) return false;
+    if (members.size === 0) rooms.delete(room);
+    return true;
+  }
+
+  #roomTopic(room: string): string {
+    return this.#topicPrefix + "r:" + room;
+  }
+
+  // --- Join with catch-up -------------------------------------------------------
+
+  async joinWithCatchUp(session: Session<UserData>, room: string, options: JoinOptions): Promise<CatchUp> {
+    checkName("join room", "room", room);
+    const { since, limit } = checkJoinOptions(options);
+    const open = session.status !== CLOSED;
+    if (open && !session.beginCatchUp(room)) {
+      throw new SwitchboardError("ALREADY_JOINED", `Cannot join room '${room}' with catch-up as connection ${session.id} is already in it or joining it`);
+    }
+    if (open) {
+      let joining = this.#joining.get(room);
+      if (!joining) this.#joining.set(room, (joining = new Set()));
+      joining.add(session);
+    }
+    let catchUp: CatchUp;
+    try {
+      catchUp = await this.#readCatchUp(room, since, limit);
+    } catch (error) {
+      session.cancelCatchUp(room);
+      this.#removeMember(this.#joining, session, room);
+      throw new SwitchboardError("HISTORY_FAILED", `Cannot join room '${room}' with catch-up as the history failed`, { cause: error });
+    }
+    if (session.catchUpRead(room, catchUp.position) && !session.releasesCatchUpLater) {
+      // Outside a hook: live messages start once the code after `await join()` has had its turn.
+      unrefTimer(setTimeout(() => this.finishCatchUps(session), 0));
+    }
+    return catchUp;
+  }
+
+  /**
+   * What a join with catch-up returns. The position that bounds what is
+   * skipped of the held live messages is read before the entries, never
+   * after: a message recorded in between is then replayed, not lost.
+   */
+  async #readCatchUp(room: string, since: Position | number | undefined, limit: number | undefined): Promise<CatchUp> {
+    let before: Position;
+    if (since !== undefined) {
+      const missed = await this.history.since(room, since);
+      if (missed.complete) return { complete: true, entries: missed.entries, position: missed.position };
+      before = missed.position;
+    } else {
+      before = await this.history.position(room);
+    }
+    const entries = limit === undefined ? await this.history.recent(room) : await this.history.recent(room, limit);
+    const last = entries.at(-1);
+    return { complete: false, entries, position: last ? { epoch: last.epoch, id: last.id } : before };
+  }
+
+  finishCatchUps(session: Session<UserData>): void {
+    for (const [room, held] of session.takeFinishedCatchUps()) {
+      this.#removeMember(this.#joining, session, room);
+      if (!session.isOpen) continue;
+      session.addRoom(room);
+      this.joinRoom(session, room);
+      held.replay(session);
+    }
+  }
+
+  // --- Publish and deliver --------------------------------------------------------
+
+  /** Sends a message to every connection or a room, minus `except`, now; returns the recipients. */
+  publish(room: string | undefined, data: string | Uint8Array, except: Except<UserData> | undefined): number {
+    if (room !== undefined) checkName("broadcast", "room", room);
+    const bytes = typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
+    return this.deliverLocal(room, data, bytes, exceptIds(except), undefined);
+  }
+
+  /**
+   * Records a message in the room's history, then sends it to the room, in
+   * the order of the calls per room (appends start at once; deliveries wait
+   * for the room's previous one). Stored before sent, so a client that
+   * catches up cannot miss it.
+   */
+  publishRecorded<Data extends HistoryData>(
+    room: string,
+    data: Data | ((meta: HistoryMeta) => Data),
+    except: Except<UserData> | undefined,
+  ): Promise<HistoryEntry<Data>> {
+    let appended: Promise<HistoryEntry<Data>>;
+    try {
+      checkName("record a broadcast", "room", room);
+      const skip = exceptIds(except);
+      let buildFailure: { error: unknown } | undefined;
+      const build = typeof data === "function"
+        ? (meta: HistoryMeta): Data => {
+          try {
+            return data(meta);
+          } catch (error) {
+            buildFailure = { error };
+            throw error;
+          }
+        }
+        : data;
+      // The History's contract is untyped in the data; what comes back is what `build` made.
+      appended = (this.history.append(room, build) as Promise<HistoryEntry<Data>>).catch((error: unknown) => {
+        // The caller's own builder failing is the caller's error, not the history's.
+        if (buildFailure && buildFailure.error === error) throw error;
+        throw new SwitchboardError("HISTORY_FAILED", `Cannot record a message in room '${room}' as the history failed`, { cause: error });
+      });
+      return this.#sequencer.run(room, appended, (entry) => {
+        const bytes = typeof entry.data === "string" ? utf8ByteLength(entry.data) : entry.data.byteLength;
+        this.deliverLocal(room, entry.data, bytes, skip, entry);
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Sends one message to this process's sockets of a room (or of the whole
+   * controller): serialized and measured once, through the runtime's native
+   * publish where every recipient shares one (Bun), else in a loop that never
+   * waits on a slow client; held for the sessions joining the room with
+   * catch-up. `position` is a recorded message's own. Returns the recipients.
+   */
+  deliverLocal(room: string | undefined, data: string | Uint8Array, bytes: number, except: ExceptIds, position: Position | undefined): number {
+    const targets = room === undefined ? this.connections : this.rooms.get(room);
+    let sent = 0;
+    if (targets && targets.size > 0) {
+      sent = this.#publisher && except.many === undefined
+        ? this.#deliverNative(this.#publisher, room, data, bytes, targets, except.one)
+        : this.#deliverEach(data, bytes, targets.values(), except);
+    }
+    const joining = room === undefined ? undefined : this.#joining.get(room);
+    if (joining) {
+      for (const session of joining) {
+        if (isExcepted(session.id, except)) continue;
+        session.holdForCatchUp(room!, data, bytes, position);
+        sent++;
+      }
+    }
+    return sent;
+  }
+
+  #deliverEach(data: string | Uint8Array, bytes: number, targets: Iterable<Session<UserData>>, except: ExceptIds): number {
+    let sent = 0;
+    for (const session of targets) {
+      if (isExcepted(session.id, except)) continue;
+      if (typeof data === "string" ? session.deliverText(data, bytes) : session.deliverBinary(data)) sent++;
+    }
+    return sent;
+  }
+
+  #deliverNative(
+    publisher: NativePublisher,
+    room: string | undefined,
+    data: string | Uint8Array,
+    bytes: number,
+    targets: Map<string, Session<UserData>> | Set<Session<UserData>>,
+    exceptId: string | undefined,
+  ): number {
+    const topic = room === undefined ? this.#topicPrefix : this.#roomTopic(room);
+    const skip = exceptId === undefined ? undefined : this.connections.get(exceptId);
+    const skipIsTarget = skip !== undefined && skip.isOpen && (room === undefined || skip.rooms.has(room));
+    const delivered = skipIsTarget ? skip.transport.pubsub!.publishExceptSelf(topic, data) : publisher.publish(topic, data);
+    const recipients = targets.size - (skipIsTarget ? 1 : 0);
+    return accountNativePublish(targets.values(), skipIsTarget ? skip : undefined, recipients, delivered, bytes, this.stats);
+  }
+
+  // --- Stats and shutdown -----------------------------------------------------------
+
+  async snapshot(): Promise<ControllerStats> {
+    const s = this.stats;
+    return {
+      connections: this.connections.size,
+      rooms: this.rooms.size,
+      messagesInHistory: await this.history.count(),
+      messagesIn: s.messagesIn,
+      bytesIn: s.bytesIn,
+      messagesOut: s.messagesOut,
+      bytesOut: s.bytesOut,
+      droppedMessages: s.droppedMessages,
+      rejectedUpgrades: s.rejectedUpgrades,
+      closesByCode: { ...s.closesByCode },
+    };
+  }
+
+  /** Closes every connection and resolves once each one's onDisconnect has run. */
+  async shutdown(code: number, reason: string, timeout: number): Promise<void> {
+    this.#shuttingDown = true;
+    for (const session of [...this.connections.values()]) session.beginClose(code, reason, timeout);
+    if (this.#live > 0) {
+      // Stragglers are terminated at `timeout`; the extra second bounds onDisconnect hooks that never settle.
+      let timer: TimerHandle | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, timeout + this.options.hookTimeout + 1_000))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.#heartbeat.stop();
+  }
+}
+
+function isExcepted(id: string, except: ExceptIds): boolean {
+  return id === except.one || (except.many !== undefined && except.many.has(id));
+}
+
+/** `except` as ids; a TypeError for anything that names no connection. */
+function exceptIds<UserData>(except: Except<UserData> | undefined): ExceptIds {
+  if (except === undefined) return NOBODY;
+  if (typeof except === "string") return { one: except, many: undefined };
+  if (typeof except === "object" && except !== null) {
+    if (typeof (except as Connection<UserData>).id === "string" && !(Symbol.iterator in except)) {
+      return { one: (except as Connection<UserData>).id, many: undefined };
+    }
+    if (Symbol.iterator in except) {
+      const ids = new Set<string>();
+      for (const item of except as Iterable<unknown>) ids.add(idOf(item));
+      // One excluded connection is the common case ([sender]); keep it on the fast path.
+      if (ids.size <= 1) return { one: ids.values().next().value, many: undefined };
+      return { one: undefined, many: ids };
+    }
+  }
+  throw new TypeError(`Cannot broadcast as 'except' must be a connection, an id, or an iterable of them: current value is ${describe(except)}`);
+}
+
+function idOf(item: unknown): string {
+  if (typeof item === "string") return item;
+  if (typeof item === "object" && item !== null && typeof (item as { id?: unknown }).id === "string") return (item as { id: string }).id;
+  throw new TypeError(`Cannot broadcast as 'except' must hold connections or ids: current value holds ${describe(item)}`);
+}
+
+function checkJoinOptions(options: JoinOptions): { since: Position | number | undefined; limit: number | undefined } {
+  const action = "join room with catch-up";
+  checkOptionsObject(action, options);
+  if (options === undefined || options === null) throw new TypeError(`Cannot ${action} as the options must be an object`);
+  checkKnownKeys(action, options, JOIN_OPTION_KEYS);
+  const { since } = options;
+  const validSince = since === undefined ||
+    (typeof since === "number" && Number.isInteger(since) && since >= 0) ||
+    (typeof since === "object" && since !== null && typeof since.epoch === "string" && Number.isInteger(since.id) && since.id >= 0);
+  if (!validSince) {
+    throw new TypeError(`Cannot ${action} as 'since' must be a position { epoch, id } or an id of at least 0: current value is ${describe(since)}`);
+  }
+  const limit = options.limit === undefined ? undefined : checkNumber(action, "limit", options.limit, 0, { min: 0, integer: true, infinite: true });
+  return { since, limit };
+}

@@ -1,0 +1,183 @@
+import { unrefTimer, type TimerHandle } from "./_timers.ts";
+
+// Hook kinds, queued as (kind, argument, bytes) triples so an ordinary message costs no closure.
+export const HOOK_CONNECT = 0;
+export const HOOK_TEXT = 1;
+export const HOOK_BINARY = 2;
+export const HOOK_PING = 3;
+export const HOOK_PONG = 4;
+export const HOOK_DISCONNECT = 5;
+/** Which hook to run: one of the `HOOK_*` constants. */
+export type HookKind = 0 | 1 | 2 | 3 | 4 | 5;
+/** Tells `#drain` to take its first hook from the queue. */
+const NEXT_QUEUED = -1;
+const SLOT = 3;
+
+/** How many messages and bytes may wait behind a running hook. */
+export interface PendingLimits {
+  readonly maxPendingMessages: number;
+  readonly maxPendingBytes: number;
+}
+
+/**
+ * Runs the hooks of one connection one at a time, in the order of their
+ * events: while an async hook is pending, later events wait in a queue, and
+ * `onDisconnect` runs last, exactly once. The first link of the chain of
+ * classes that make up one connection (one object per socket keeps idle
+ * connections light); the subclass says how to call, fail and close.
+ *
+ * Bounds: the bytes waiting are checked as each message queues (memory),
+ * the count of messages only once the event loop has turned, so a burst the
+ * hook keeps up with through promise callbacks alone is never refused.
+ */
+export abstract class OrderedHooks {
+  #busy = false;
+  #queue: unknown[] | undefined;
+  #head = 0;
+  #pendingBytes = 0;
+  /** Bumped when a stuck hook is given up on, so its late settling changes nothing. */
+  #run = 0;
+  /** A pending count check, or the wait for a hook still running after the socket has gone. */
+  #timer: TimerHandle | undefined;
+
+  /** Calls the hook of `kind` with `arg`; returns what it returned. */
+  protected abstract callHook(kind: HookKind, arg: unknown): unknown;
+  /** A hook threw or rejected. */
+  protected abstract hookFailed(error: unknown): void;
+  /** More is waiting than the limits allow: the subclass closes the connection (1008). */
+  protected abstract pendingOverflow(): void;
+  /** A hook finished (after its promise settled, for an async one). */
+  protected abstract hookFinished(kind: HookKind): void;
+  /** The limits in force. */
+  protected abstract pendingLimits(): PendingLimits;
+
+  /** Whether a hook is running (its synchronous part, or its promise has not settled). */
+  protected get hookRunning(): boolean {
+    return this.#busy;
+  }
+
+  /** Runs a hook now, or queues it behind the running one; `bytes` is a message's size, for the bound. */
+  protected runHook(kind: HookKind, arg: unknown, bytes = 0): void {
+    // Busy covers a hook's synchronous part too: an event it causes (a close or terminate
+    // from inside the hook) waits in the queue instead of running in the middle of it.
+    if (!this.#busy) return this.#drain(kind, arg);
+    const queue = (this.#queue ??= []);
+    if (bytes > 0) {
+      const limits = this.pendingLimits();
+      // One message always fits in an empty queue, as one frame always fits in an empty send buffer.
+      if (this.#pendingBytes > 0 && this.#pendingBytes + bytes > limits.maxPendingBytes) return this.pendingOverflow();
+      this.#pendingBytes += bytes;
+      if ((queue.length - this.#head) / SLOT >= limits.maxPendingMessages) this.#checkCountLater();
+    }
+    queue.push(kind, arg, bytes);
+  }
+
+  /** Forgets the messages waiting (not a queued `onDisconnect`): the server is done with this client. */
+  protected dropQueuedMessages(): void {
+    const queue = this.#queue;
+    if (!queue) return;
+    const kept: unknown[] = [];
+    for (let i = this.#head; i < queue.length; i += SLOT) {
+      if (queue[i] === HOOK_DISCONNECT) kept.push(queue[i], queue[i + 1], 0);
+    }
+    this.#queue = kept.length > 0 ? kept : undefined;
+    this.#head = 0;
+    this.#pendingBytes = 0;
+  }
+
+  /**
+   * The socket has gone while a hook may still be running: wait for it at most
+   * `timeout` ms, then drop what is queued and run `onDisconnect` anyway. A
+   * hook given up on may still settle later; that changes nothing.
+   */
+  protected limitWaitForStuckHook(timeout: number): void {
+    if (!this.#busy) return;
+    this.#clearTimer();
+    this.#timer = unrefTimer(setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#busy) return;
+      this.#run++;
+      this.#busy = false;
+      this.dropQueuedMessages();
+      this.hookGivenUp();
+      this.#drain(NEXT_QUEUED, undefined);
+    }, timeout));
+  }
+
+  /** A hook did not settle in time after the socket had gone; the subclass reports it. */
+  protected abstract hookGivenUp(): void;
+
+  #checkCountLater(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const queue = this.#queue;
+      if (queue && (queue.length - this.#head) / SLOT > this.pendingLimits().maxPendingMessages) this.pendingOverflow();
+    }, 0);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Runs one hook (or, given NEXT_QUEUED, the next queued one), then what
+   * queued behind it, in order, until a hook returns a promise.
+   */
+  #drain(kind: HookKind | typeof NEXT_QUEUED, arg: unknown): void {
+    for (;;) {
+      if (kind === NEXT_QUEUED) {
+        const queue = this.#queue;
+        if (!queue || this.#head >= queue.length) {
+          this.#queue = undefined;
+          this.#head = 0;
+          return;
+        }
+        kind = queue[this.#head] as HookKind;
+        arg = queue[this.#head + 1];
+        this.#pendingBytes -= queue[this.#head + 2] as number;
+        queue[this.#head + 1] = undefined;
+        this.#head += SLOT;
+      }
+      // onDisconnect has started: a wait for a stuck hook before it is over.
+      if (kind === HOOK_DISCONNECT) this.#clearTimer();
+      this.#busy = true;
+      if (this.#invoke(kind, arg)) return; // async: #settled continues
+      this.#busy = false;
+      this.hookFinished(kind);
+      kind = NEXT_QUEUED;
+    }
+  }
+
+  /** Calls a hook; `true` when it returned a promise, whose settling then resumes the queue. */
+  #invoke(kind: HookKind, arg: unknown): boolean {
+    let result: unknown;
+    try {
+      result = this.callHook(kind, arg);
+    } catch (error) {
+      this.hookFailed(error);
+      return false;
+    }
+    if (result === null || typeof result !== "object" || typeof (result as Promise<unknown>).then !== "function") {
+      return false;
+    }
+    const run = this.#run;
+    (result as Promise<unknown>).then(
+      () => this.#settled(kind, run),
+      (error: unknown) => {
+        this.hookFailed(error);
+        this.#settled(kind, run);
+      },
+    );
+    return true;
+  }
+
+  /** An async hook finished: run what queued up behind it, unless it was given up on. */
+  #settled(kind: HookKind, run: number): void {
+    if (run !== this.#run) return;
+    this.#busy = false;
+    this.hookFinished(kind);
+    this.#drain(NEXT_QUEUED, undefined);
+  }
+}

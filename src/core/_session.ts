@@ -1,0 +1,377 @@
+import { CatchUpBuffer } from "./_catch-up.ts";
+import { Connection as ConnectionSummary } from "./_connection-summary.ts";
+import { checkName, describe } from "./_check.ts";
+import { CLOSED, CLOSING } from "./_closing-handshake.ts";
+import { CloseCode, isSendableCloseCode } from "./close-codes.ts";
+import type { CatchUp, Connection, JoinOptions } from "./connection.ts";
+import { SwitchboardError } from "./errors.ts";
+import type { Position } from "./history.ts";
+import { connectionId } from "./_ids.ts";
+import {
+  HOOK_BINARY,
+  HOOK_CONNECT,
+  HOOK_DISCONNECT,
+  HOOK_PING,
+  HOOK_PONG,
+  HOOK_TEXT,
+  type HookKind,
+  type PendingLimits,
+} from "./_ordered-hooks.ts";
+import { Outbound, type OutboundHost } from "./_outbound.ts";
+import type { ResolvedOptions } from "./options.ts";
+import type { Transport, TransportEvents } from "./transport.ts";
+import type { UpgradeRequest } from "./upgrade.ts";
+import { utf8ByteLength } from "./_utf8.ts";
+
+const MAX_REASON_BYTES = 123;
+const encoder = new TextEncoder();
+
+/** The hooks of a controller, as a session calls them. */
+export interface HookTarget<UserData> {
+  onConnect(connection: Connection<UserData>): unknown;
+  onTextMessage(connection: Connection<UserData>, text: string): unknown;
+  onBinaryMessage(connection: Connection<UserData>, data: Uint8Array): unknown;
+  onPing(connection: Connection<UserData>, data: Uint8Array): unknown;
+  onPong(connection: Connection<UserData>, data: Uint8Array): unknown;
+  onDisconnect(connection: Connection<UserData>, code: number, reason: string): unknown;
+}
+
+/** What a session needs from the hub of its controller. */
+export interface SessionHost<UserData> extends OutboundHost {
+  readonly options: ResolvedOptions;
+  readonly hooks: HookTarget<UserData>;
+  /** Routes a hook's failure (or a `SwitchboardError` about it) to `onError`. */
+  hookFailed(session: Session<UserData>, error: unknown): void;
+  /** The socket closed: forget the session in the registry and every room. */
+  detach(session: Session<UserData>, code: number): void;
+  /** The session's `onDisconnect` has finished. */
+  disconnectHandled(): void;
+  joinRoom(session: Session<UserData>, room: string): void;
+  leaveRoom(session: Session<UserData>, room: string): void;
+  joinWithCatchUp(session: Session<UserData>, room: string, options: JoinOptions): Promise<CatchUp>;
+  /** Ends the catch-ups whose history read is done: the session joins and gets what was held. */
+  finishCatchUps(session: Session<UserData>): void;
+}
+
+/**
+ * The core's state for one socket: the {@linkcode Connection} users see and
+ * the {@linkcode TransportEvents} the adapter reports to, in one object, since
+ * idle connections must stay light. Its concerns live in the classes it
+ * extends, one module each: ordered hooks (`_ordered-hooks.ts`), the close
+ * state machine (`_closing-handshake.ts`) and the outbound path (`_outbound.ts`).
+ */
+export class Session<UserData> extends Outbound implements Connection<UserData>, TransportEvents {
+  readonly id: string;
+  readonly connectedAt: number;
+  lastActivity: number;
+  userData: UserData;
+  readonly request: UpgradeRequest;
+  readonly protocol: string;
+  readonly host: SessionHost<UserData>;
+  readonly transport: Transport;
+  /** Whether anything arrived since the last heartbeat check. */
+  alive = true;
+  #customData: Map<string, string> | undefined;
+  #rooms: Set<string> | undefined;
+  /** Rooms being joined with catch-up, each with the live messages held for it. */
+  #catchUps: Map<string, CatchUpBuffer> | undefined;
+
+  constructor(host: SessionHost<UserData>, transport: Transport, request: UpgradeRequest, userData: UserData, protocol: string) {
+    super();
+    this.id = connectionId();
+    this.connectedAt = this.lastActivity = Date.now();
+    this.host = host;
+    this.transport = transport;
+    this.request = request;
+    this.userData = userData;
+    this.protocol = protocol;
+  }
+
+  // --- Connection: state -------------------------------------------------
+
+  get customData(): Map<string, string> {
+    return (this.#customData ??= new Map());
+  }
+
+  get remoteAddress(): string {
+    return this.request.remoteAddress;
+  }
+
+  get readyState(): number {
+    const status = this.status;
+    return status === CLOSED || status === CLOSING ? status : this.transport.readyState;
+  }
+
+  get bufferedAmount(): number {
+    return this.status === CLOSED ? 0 : this.transport.bufferedAmount;
+  }
+
+  get rooms(): ReadonlySet<string> {
+    return (this.#rooms ??= new Set());
+  }
+
+  // --- Connection: sending ------------------------------------------------
+
+  sendText(text: string): boolean {
+    if (typeof text !== "string") {
+      throw new TypeError(`Cannot sendText() as 'text' must be a string: current value is ${describe(text)}`);
+    }
+    // Checked first so a dead connection costs no encoding (Node encodes in textByteLength).
+    if (!this.isOpen) return false;
+    return this.deliverText(text, this.transport.textByteLength?.(text) ?? utf8ByteLength(text));
+  }
+
+  sendBinary(data: Uint8Array): boolean {
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError(`Cannot sendBinary() as 'data' must be a Uint8Array: current value is ${describe(data)}`);
+    }
+    return this.deliverBinary(data);
+  }
+
+  sendJson(value: unknown): boolean {
+    return this.sendText(toJson(value));
+  }
+
+  ping(data?: Uint8Array): boolean {
+    if (!this.isOpen || !this.transport.ping) return false;
+    this.transport.ping(data);
+    return true;
+  }
+
+  pong(data?: Uint8Array): boolean {
+    if (!this.isOpen || !this.transport.pong) return false;
+    this.transport.pong(data);
+    return true;
+  }
+
+  // --- Connection: lifecycle ----------------------------------------------
+
+  close(code: number = CloseCode.Normal, reason: string = ""): void {
+    if (!isSendableCloseCode(code)) {
+      throw new RangeError(`Cannot close connection as 'code' must be 1000-1003, 1007-1014 or 3000-4999: current value is ${describe(code)}`);
+    }
+    if (typeof reason !== "string") {
+      throw new TypeError(`Cannot close connection as 'reason' must be a string: current value is ${describe(reason)}`);
+    }
+    if (reason.length > MAX_REASON_BYTES / 3 && encoder.encode(reason).byteLength > MAX_REASON_BYTES) {
+      throw new RangeError(`Cannot close connection as 'reason' must be at most ${MAX_REASON_BYTES} bytes of UTF-8`);
+    }
+    this.beginClose(code, reason, this.host.options.closeTimeout);
+  }
+
+  /** Closes a connection that has been idle past `idleTimeout` (1001). */
+  closeIdle(): void {
+    this.beginClose(CloseCode.GoingAway, "Idle timeout", this.host.options.closeTimeout);
+  }
+
+  join(room: string): void;
+  join(room: string, options: JoinOptions): Promise<CatchUp>;
+  join(room: string, options?: JoinOptions): void | Promise<CatchUp> {
+    if (options !== undefined) return this.host.joinWithCatchUp(this, room, options);
+    checkName("join room", "room", room);
+    if (this.status === CLOSED || this.#rooms?.has(room) || this.#catchUps?.has(room)) return;
+    (this.#rooms ??= new Set()).add(room);
+    this.host.joinRoom(this, room);
+  }
+
+  leave(room: string): void {
+    checkName("leave room", "room", room);
+    if (this.#catchUps?.delete(room)) return this.host.leaveRoom(this, room);
+    if (!this.#rooms?.delete(room)) return;
+    this.host.leaveRoom(this, room);
+  }
+
+  // --- Catch-up: used by the hub --------------------------------------------
+
+  /** Starts holding the room's live messages; `false` if the session is in the room or joining it. */
+  beginCatchUp(room: string): boolean {
+    if (this.#rooms?.has(room) || this.#catchUps?.has(room)) return false;
+    (this.#catchUps ??= new Map()).set(room, new CatchUpBuffer());
+    return true;
+  }
+
+  /** The history was read up to `position`; `false` if the catch-up was cancelled meanwhile (a leave, a close). */
+  catchUpRead(room: string, position: Position): boolean {
+    const buffer = this.#catchUps?.get(room);
+    if (!buffer) return false;
+    buffer.position = position;
+    return true;
+  }
+
+  /** Holds a live message of a room being joined; applies the slow-consumer policy past `maxBufferedAmount`. */
+  holdForCatchUp(room: string, data: string | Uint8Array, bytes: number, position: Position | undefined): void {
+    const buffer = this.#catchUps?.get(room);
+    if (!buffer || !this.isOpen) return;
+    if (buffer.bytes > 0 && buffer.bytes + bytes > this.host.options.maxBufferedAmount) {
+      this.overflow();
+      return;
+    }
+    buffer.hold(data, bytes, position);
+  }
+
+  /** Rooms whose catch-up read is done, removed from the catch-ups: the hub joins them and replays. */
+  takeFinishedCatchUps(): [string, CatchUpBuffer][] {
+    const done: [string, CatchUpBuffer][] = [];
+    if (!this.#catchUps) return done;
+    for (const [room, buffer] of this.#catchUps) {
+      if (buffer.position === undefined) continue;
+      this.#catchUps.delete(room);
+      done.push([room, buffer]);
+    }
+    if (this.#catchUps.size === 0) this.#catchUps = undefined;
+    return done;
+  }
+
+  /** Cancels a catch-up after a failed read. */
+  cancelCatchUp(room: string): void {
+    if (this.#catchUps?.delete(room) && this.#catchUps.size === 0) this.#catchUps = undefined;
+  }
+
+  /** Whether the hook that would release a finished catch-up is still running. */
+  get releasesCatchUpLater(): boolean {
+    return this.hookRunning;
+  }
+
+  /** Rooms being joined with catch-up. */
+  get catchUpRooms(): Iterable<string> {
+    return this.#catchUps?.keys() ?? [];
+  }
+
+  /** Adds a room whose catch-up ended to the session's rooms. */
+  addRoom(room: string): void {
+    (this.#rooms ??= new Set()).add(room);
+  }
+
+  // --- TransportEvents: reported by the adapter ------------------------------
+
+  /** Called by the hub once the connection is registered. */
+  start(): void {
+    this.runHook(HOOK_CONNECT, undefined);
+  }
+
+  receiveText(data: string, bytes?: number): void {
+    if (this.status === CLOSED) return;
+    const size = bytes ?? utf8ByteLength(data);
+    if (this.#received(size)) this.runHook(HOOK_TEXT, data, size);
+  }
+
+  receiveBinary(data: Uint8Array): void {
+    if (this.status === CLOSED) return;
+    if (this.#received(data.byteLength)) this.runHook(HOOK_BINARY, data, data.byteLength);
+  }
+
+  receivePing(data: Uint8Array): void {
+    if (this.status === CLOSED) return;
+    this.alive = true;
+    this.runHook(HOOK_PING, data);
+  }
+
+  receivePong(data: Uint8Array): void {
+    if (this.status === CLOSED) return;
+    this.alive = true;
+    this.runHook(HOOK_PONG, data);
+  }
+
+  /** Counts an inbound message and enforces `maxMessageSize`; `false` if it is not for the hooks. */
+  #received(bytes: number): boolean {
+    const { options, stats } = this.host;
+    this.lastActivity = Date.now();
+    this.alive = true;
+    // Checked before counting: Bun and ws refuse such a message unread, so it must not count here either.
+    if (bytes > options.maxMessageSize) {
+      this.beginClose(CloseCode.MessageTooBig, "Message too big", options.closeTimeout);
+      return false;
+    }
+    stats.messagesIn++;
+    stats.bytesIn += bytes;
+    return this.isOpen;
+  }
+
+  // --- The seams of the classes this one extends ------------------------------
+
+  protected callHook(kind: HookKind, arg: unknown): unknown {
+    const hooks = this.host.hooks;
+    switch (kind) {
+      case HOOK_TEXT:
+        return hooks.onTextMessage(this, arg as string);
+      case HOOK_BINARY:
+        return hooks.onBinaryMessage(this, arg as Uint8Array);
+      case HOOK_CONNECT:
+        return hooks.onConnect(this);
+      case HOOK_PING:
+        return hooks.onPing(this, arg as Uint8Array);
+      case HOOK_PONG:
+        return hooks.onPong(this, arg as Uint8Array);
+      case HOOK_DISCONNECT: {
+        const [code, reason] = arg as [number, string];
+        return hooks.onDisconnect(this, code, reason);
+      }
+    }
+  }
+
+  protected hookFailed(error: unknown): void {
+    this.host.hookFailed(this, error);
+  }
+
+  protected hookFinished(kind: HookKind): void {
+    if (kind === HOOK_DISCONNECT) this.host.disconnectHandled();
+    else if (this.#catchUps) this.host.finishCatchUps(this);
+  }
+
+  protected hookGivenUp(): void {
+    const timeout = this.host.options.hookTimeout;
+    this.host.hookFailed(
+      this,
+      new SwitchboardError("HOOK_TIMEOUT", `A hook of connection ${this.id} had not settled ${timeout} ms after its socket closed: onDisconnect runs without it`),
+    );
+  }
+
+  protected pendingLimits(): PendingLimits {
+    return this.host.options;
+  }
+
+  protected pendingOverflow(): void {
+    this.beginClose(CloseCode.PolicyViolation, "Too many pending messages", this.host.options.closeTimeout);
+  }
+
+  protected closed(code: number): void {
+    this.#catchUps = undefined;
+    this.host.detach(this, code);
+    this.#rooms?.clear();
+  }
+
+  protected hookTimeout(): number {
+    return this.host.options.hookTimeout;
+  }
+
+  // --- What inspection shows ---------------------------------------------------
+
+  /** The public state only: no engine, no history, no other connections. */
+  toJSON(): ConnectionSummary {
+    return new ConnectionSummary(this);
+  }
+
+}
+
+// Node and Bun read the first symbol, Deno the second: `console.log(conn)` shows the summary.
+Object.defineProperties(Session.prototype, {
+  [Symbol.for("nodejs.util.inspect.custom")]: {
+    value(this: Session<unknown>): ConnectionSummary {
+      return this.toJSON();
+    },
+  },
+  [Symbol.for("Deno.customInspect")]: {
+    value(this: Session<unknown>, inspect: (value: unknown, options?: unknown) => string, options?: unknown): string {
+      return inspect(this.toJSON(), options);
+    },
+  },
+});
+
+/** `JSON.stringify`, refusing values that serialize to nothing (undefined, functions, symbols). */
+export function toJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) {
+    throw new TypeError(`Cannot send JSON as the value serializes to nothing: current value is ${describe(value)}`);
+  }
+  return json;
+}
