@@ -8,6 +8,7 @@ export default defineConfig({
     deno: "src/adapters/deno/mod.ts",
     node: "src/adapters/node/mod.ts",
     hono: "src/adapters/hono/mod.ts",
+    adapter: "src/adapter/mod.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

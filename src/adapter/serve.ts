@@ -56,7 +56,9 @@ export interface Listening {
 
 /** Where and what a listen step serves. */
 export interface ListenPlan {
+  /** The port to listen on (0: any free one). */
   readonly port: number;
+  /** The interface to listen on. */
   readonly hostname: string;
   /** The routes, compiled and checked. */
   readonly router: Router;

@@ -9,14 +9,18 @@ export interface CatchUpTarget {
 /**
  * The live messages of one room for a connection that is joining it with
  * catch-up: held from the moment the join starts until the history has been
- * read and the hook that joined has finished, then replayed minus those the
- * read already returned (recorded messages at or before the read's
- * position), so every message is in the catch-up or live, never both, never
- * neither, whatever the history's latency.
+ * read, the hook that joined has finished, and every recorded message that
+ * was on its way then has been delivered; then replayed minus those the read
+ * already returned (recorded messages at or before the read's position). So
+ * every message is in the catch-up or live, never both, never neither,
+ * whatever the history's latency: a message the read saw but whose delivery
+ * came later is held and dropped here, not sent twice.
  */
 export class CatchUpBuffer {
   /** The position the history read returned; until then the catch-up is still reading. */
   position: Position | undefined;
+  /** Whether the end is under way: the hook has finished, recorded messages in flight are being waited for. */
+  ending = false;
   /** Bytes held, bounded by the connection's `maxBufferedAmount`. */
   bytes = 0;
   readonly #items: (string | Uint8Array | number | Position | undefined)[] = [];

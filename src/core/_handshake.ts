@@ -25,28 +25,31 @@ export function wantsWebSocket(header: HeaderReader): boolean {
 /** A base64 encoding of 16 bytes: 22 characters of the alphabet and "==". */
 const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 
-function refuse(status: 400 | 426, message: string): Response {
-  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
-  if (status === 426) headers["sec-websocket-version"] = "13";
-  return new Response(`${message}\n`, { status, headers });
+function refuse(status: 400 | 426, message: string, extra?: Record<string, string>): Response {
+  return new Response(`${message}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8", ...extra } });
 }
 
 /**
  * The refusal for a request that is not a valid WebSocket opening handshake,
  * or undefined when it is one: 400 for a method other than GET, a missing
  * `Host`, `Connection` without `Upgrade`, or a `Sec-WebSocket-Key` that is not
- * 16 bytes of base64; 426 with `Sec-WebSocket-Version: 13` for any version but 13.
+ * 16 bytes of base64; 426 with `Upgrade: websocket` for a request that asks
+ * for no WebSocket at all, and with `Sec-WebSocket-Version: 13` for any version but 13.
  */
 export function checkHandshake(method: string, header: HeaderReader): Response | undefined {
   if (method !== "GET") return refuse(400, `Cannot upgrade as the method must be GET: current value is ${method}`);
-  if (!wantsWebSocket(header)) return refuse(400, "Cannot upgrade as the 'Upgrade' header must name websocket");
+  if (!wantsWebSocket(header)) {
+    return refuse(426, "Upgrade Required: this endpoint speaks WebSocket", { upgrade: "websocket" });
+  }
   if (!hasToken(header("connection"), "upgrade")) {
     return refuse(400, "Cannot upgrade as the 'Connection' header must include Upgrade");
   }
   if (!header("host")) return refuse(400, "Cannot upgrade as the 'Host' header is missing");
   const version = header("sec-websocket-version");
   if (version?.trim() !== "13") {
-    return refuse(426, `Cannot upgrade as 'Sec-WebSocket-Version' must be 13: current value is ${version ?? "missing"}`);
+    return refuse(426, `Cannot upgrade as 'Sec-WebSocket-Version' must be 13: current value is ${version ?? "missing"}`, {
+      "sec-websocket-version": "13",
+    });
   }
   const key = header("sec-websocket-key");
   if (!key || !KEY.test(key.trim())) {

@@ -240,13 +240,18 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   }
 
   finishCatchUps(session: Session<UserData>): void {
-    for (const [room, held] of session.takeFinishedCatchUps()) {
-      this.#removeMember(this.#joining, session, room);
-      if (!session.isOpen) continue;
-      session.addRoom(room);
-      this.joinRoom(session, room);
-      held.replay(session);
+    for (const room of session.beginCatchUpEnds()) {
+      this.#sequencer.afterInFlight(room, () => this.#endCatchUp(session, room));
     }
+  }
+
+  #endCatchUp(session: Session<UserData>, room: string): void {
+    const held = session.endCatchUp(room);
+    this.#removeMember(this.#joining, session, room);
+    if (!held || !session.isOpen) return;
+    session.addRoom(room);
+    this.joinRoom(session, room);
+    held.replay(session);
   }
 
   // --- Publish and deliver --------------------------------------------------------

@@ -27,8 +27,14 @@ export class RoomSequencer {
     return done;
   }
 
-  /** Rooms with recorded messages still on their way. */
-  get busyRooms(): number {
-    return this.#tails.size;
+  /**
+   * Runs `then` once every recorded message of `room` on its way now has
+   * been delivered (at once when none is): a join with catch-up ends there,
+   * so a message its read already returned cannot reach it again afterwards.
+   */
+  afterInFlight(room: string, then: () => void): void {
+    const tail = this.#tails.get(room);
+    if (tail) void tail.then(then);
+    else then();
   }
 }

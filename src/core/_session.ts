@@ -209,17 +209,23 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     buffer.hold(data, bytes, position);
   }
 
-  /** Rooms whose catch-up read is done, removed from the catch-ups: the hub joins them and replays. */
-  takeFinishedCatchUps(): [string, CatchUpBuffer][] {
-    const done: [string, CatchUpBuffer][] = [];
-    if (!this.#catchUps) return done;
-    for (const [room, buffer] of this.#catchUps) {
-      if (buffer.position === undefined) continue;
-      this.#catchUps.delete(room);
-      done.push([room, buffer]);
+  /** Rooms whose catch-up read is done and whose end has not begun; marks their end as begun. */
+  beginCatchUpEnds(): string[] {
+    const rooms: string[] = [];
+    for (const [room, buffer] of this.#catchUps ?? []) {
+      if (buffer.position === undefined || buffer.ending) continue;
+      buffer.ending = true;
+      rooms.push(room);
     }
-    if (this.#catchUps.size === 0) this.#catchUps = undefined;
-    return done;
+    return rooms;
+  }
+
+  /** Ends a room's catch-up: returns what was held, or undefined if it was cancelled meanwhile. */
+  endCatchUp(room: string): CatchUpBuffer | undefined {
+    const buffer = this.#catchUps?.get(room);
+    if (!buffer) return undefined;
+    this.cancelCatchUp(room);
+    return buffer;
   }
 
   /** Cancels a catch-up after a failed read. */
@@ -353,17 +359,11 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
 
 }
 
-// Node and Bun read the first symbol, Deno the second: `console.log(conn)` shows the summary.
-Object.defineProperties(Session.prototype, {
-  [Symbol.for("nodejs.util.inspect.custom")]: {
-    value(this: Session<unknown>): ConnectionSummary {
-      return this.toJSON();
-    },
-  },
-  [Symbol.for("Deno.customInspect")]: {
-    value(this: Session<unknown>, inspect: (value: unknown, options?: unknown) => string, options?: unknown): string {
-      return inspect(this.toJSON(), options);
-    },
+// Node, Bun and Deno all read this symbol (Deno's own would print differently there):
+// `console.log(conn)` shows the summary. Defined here so it is no part of the class's type.
+Object.defineProperty(Session.prototype, Symbol.for("nodejs.util.inspect.custom"), {
+  value(this: Session<unknown>): ConnectionSummary {
+    return this.toJSON();
   },
 });
 

@@ -33,6 +33,7 @@ export class AcceptedUpgrade<UserData> {
   readonly #host: UpgradeHost<UserData>;
   #opened = false;
 
+  /** Made by the core's upgrade decision; adapters receive it, they do not build it. */
   constructor(host: UpgradeHost<UserData>, request: UpgradeRequest, userData: UserData, protocol: string, headers: Headers | undefined) {
     this.#host = host;
     this.request = request;

@@ -212,6 +212,8 @@ export class WebSocketController<UserData = undefined> {
    * );
    * ```
    */
+  broadcastJson(build: (meta: HistoryMeta) => unknown, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry<string>>;
+  /** Records and sends `value` as JSON. */
   broadcastJson(value: unknown, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry<string>>;
   /** Sends without recording; returns the number of recipients. */
   broadcastJson(value: unknown, options?: BroadcastOptions<UserData>): number;
