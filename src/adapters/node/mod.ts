@@ -1,7 +1,7 @@
 /**
  * The Node adapter: serves controllers on a `node:http` server through `ws`
  * (in `noServer` mode, on the server's `upgrade` event). Plain HTTP requests
- * go to a fetch handler through `@hono/node-server`.
+ * go to a fetch handler through a small bridge (`fetch-bridge.ts`).
  *
  * @example
  * ```ts
@@ -23,7 +23,6 @@
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { createServer } from "node:http";
 import type { Duplex } from "node:stream";
-import { getRequestListener } from "@hono/node-server";
 import { WebSocketServer } from "ws";
 import { endpointOf } from "../../core/controller.ts";
 import type { Endpoint } from "../../core/endpoint.ts";
@@ -40,6 +39,7 @@ import {
   shutdownRoutes,
   upgradeRequired,
 } from "../../server/types.ts";
+import { requestFrom, requestListener } from "./fetch-bridge.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { NodeTransport } from "./transport.ts";
 
@@ -95,13 +95,6 @@ function plainAddress(address: string | undefined): string {
   return address?.startsWith("::ffff:") ? address.slice(7) : address ?? "";
 }
 
-function headersOf(request: IncomingMessage): Headers {
-  const headers = new Headers();
-  const raw = request.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  return headers;
-}
-
 /**
  * Upgrades one `upgrade` event to a WebSocket served by `controller`, or
  * answers it with the refusal from `onUpgrade`. For servers that route
@@ -154,7 +147,7 @@ export function attach(server: HttpServer, routes: Routes, fallback?: FetchHandl
     } else if (fallback || server.listenerCount("upgrade") === 1) {
       socket.on("error", destroySocket);
       const answer = fallback
-        ? Promise.resolve(fallback(new Request(`http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`, { headers: headersOf(request) })))
+        ? new Promise<Response>((resolve) => resolve(fallback(requestFrom(request))))
         : Promise.resolve(new Response("Not Found", { status: 404 }));
       answer.then((response) => writeRawResponse(socket, response)).catch(() => socket.destroy());
     }
@@ -164,8 +157,7 @@ export function attach(server: HttpServer, routes: Routes, fallback?: FetchHandl
 }
 
 /**
- * Starts a `node:http` server with the routes (and `fetch` for plain HTTP,
- * through `@hono/node-server`).
+ * Starts a `node:http` server with the routes (and `fetch` for plain HTTP).
  *
  * @example
  * ```ts
@@ -178,7 +170,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const router = new Router(options.routes);
   const fallback = options.fetch ??
     ((request: Request) => router.match(pathOf(request.url)) ? upgradeRequired() : new Response("Not Found", { status: 404 }));
-  const server = createServer(getRequestListener(fallback));
+  const server = createServer(requestListener(fallback));
   attach(server, options.routes, options.fetch);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
