@@ -20,6 +20,6 @@ export default defineConfig({
   treeshake: true,
   target: "es2022",
   platform: "neutral",
-  // Dependencies and the optional hono peer are loaded from node_modules, never bundled.
+  // Dependencies and the optional peers (hono, @hono/node-server) are loaded from node_modules, never bundled.
   external: ["ws", "regexparam", "hono", "@hono/node-server", /^node:/],
 });

@@ -5,7 +5,8 @@
  * WebSocketController and serve: on Node through ESM `import` and CJS
  * `require`, on Bun, and on Deno both through npm and through the package's
  * deno.json exports (the files `deno publish` would upload, as a workspace
- * member).
+ * member). A second app gets the tarball alone, as `npm install switchboard`
+ * does: it must bring no Hono (an optional peer) and still serve on Node.
  *
  * The heavy part (build, checks, pack, install: ~30-40 s) runs once per
  * content of the package's sources and manifests, not once per runtime: its
@@ -28,7 +29,7 @@ import { runtime } from "./helpers/server.ts";
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BIN = path.join(REPO, "node_modules", ".bin");
 /** Bump to invalidate cached proofs when this file's preparation steps change meaning. */
-const PROOF_FORMAT = 1;
+const PROOF_FORMAT = 2;
 const PREPARE_TIMEOUT_MS = 8 * 60_000;
 const APP_START_TIMEOUT_MS = 60_000;
 
@@ -78,6 +79,10 @@ interface Prepared {
   /** The installed package in the fresh app: what `npm install switchboard` gives. */
   installed: string | undefined;
   appDir: string;
+  /** The app with the tarball alone, without Hono. */
+  bareDir: string;
+  /** The packages `npm install <tarball>` alone put in the bare app's node_modules. */
+  bareModules: string[] | undefined;
   jsrDir: string;
   problems: string[];
   timings: Record<string, number>;
@@ -174,6 +179,7 @@ async function prepare(): Promise<Prepared> {
     const problems: string[] = [];
     const timings: Record<string, number> = {};
     const appDir = path.join(dir, "app");
+    const bareDir = path.join(dir, "bare-app");
     const jsrDir = path.join(dir, "jsr");
 
     const report = path.join(dir, "checks.json");
@@ -185,6 +191,7 @@ async function prepare(): Promise<Prepared> {
     if (!checks.length) problems.push(`check-package wrote no report:\n${checked.output}`);
 
     let installed: string | undefined;
+    let bareModules: string[] | undefined;
     if (checks.find((c) => c.name === "build")?.ok) {
       const packed = await run("npm", ["pack", "--json", "--pack-destination", dir], REPO, 120_000);
       timings.pack = packed.ms;
@@ -203,6 +210,14 @@ async function prepare(): Promise<Prepared> {
         timings.install = install.ms;
         if (install.code !== 0) problems.push(`npm install of the tarball failed:\n${install.output}`);
         else installed = path.join(appDir, "node_modules", "switchboard");
+
+        // What `npm install switchboard` alone gives, for an app that does not use switchboard/hono.
+        fs.mkdirSync(bareDir, { recursive: true });
+        fs.writeFileSync(path.join(bareDir, "package.json"), JSON.stringify({ name: "bare-app", private: true, type: "module" }, null, 2));
+        const bare = await run("npm", ["install", "--no-audit", "--no-fund", path.join(dir, path.basename(tarball))], bareDir, 240_000);
+        timings.bareInstall = bare.ms;
+        if (bare.code !== 0) problems.push(`npm install of the tarball alone failed:\n${bare.output}`);
+        else bareModules = installedPackages(bareDir);
       }
     }
 
@@ -219,10 +234,22 @@ async function prepare(): Promise<Prepared> {
       problems.push("deno publish --dry-run listed no files");
     }
 
-    const result: Prepared = { dir, checks, installed, appDir, jsrDir, problems, timings };
+    const result: Prepared = { dir, checks, installed, appDir, bareDir, bareModules, jsrDir, problems, timings };
     fs.writeFileSync(resultFile, JSON.stringify(result, null, 2));
     return result;
   });
+}
+
+/** The packages in an app's node_modules, scoped ones as "@scope/name". */
+function installedPackages(appDir: string): string[] {
+  const root = path.join(appDir, "node_modules");
+  const names: string[] = [];
+  for (const entry of fs.readdirSync(root)) {
+    if (entry.startsWith(".")) continue;
+    if (entry.startsWith("@")) for (const scoped of fs.readdirSync(path.join(root, entry))) names.push(`${entry}/${scoped}`);
+    else names.push(entry);
+  }
+  return names.sort();
 }
 
 function check(prep: Prepared, name: string): CheckResult {
@@ -278,6 +305,21 @@ class Echo extends WebSocketController {
 const server = http.createServer((req, res) => res.end("existing app"));
 attach(server, { "/echo": new Echo() });
 server.listen(0, "127.0.0.1", () => console.log(\`LISTENING \${server.address().port}\`));
+`;
+
+/** A Node app with the tarball alone: no Hono installed, plain HTTP next to a WebSocket route. */
+const BARE_APP = `
+import { WebSocketController } from "switchboard";
+import { serve } from "switchboard/node";
+
+class Echo extends WebSocketController {
+  onTextMessage(conn, text) {
+    conn.sendText(\`bare:\${text}\`);
+  }
+}
+const fetch = (request) => new Response(\`plain \${request.method} \${new URL(request.url).pathname}\`, { headers: { "set-cookie": "a=1" } });
+const server = await serve({ port: 0, hostname: "127.0.0.1", routes: { "/echo": new Echo() }, fetch });
+console.log(\`LISTENING \${server.port}\`);
 `;
 
 /** Bun and Deno (npm) run the same TypeScript app through the root export's serve(). */
@@ -443,6 +485,25 @@ describe("package", () => {
     assert.equal(await exchange(`ws://127.0.0.1:${app.port}/echo`, "hello"), "cjs:hello");
     const page = await fetch(`http://127.0.0.1:${app.port}/`);
     assert.equal(await page.text(), "existing app");
+  });
+
+  test("npm install of the tarball alone brings its dependencies and no Hono (an optional peer)", SLOW, async () => {
+    const prep = await prepared();
+    assert.ok(prep.bareModules, prep.problems.join("\n"));
+    assert.deepEqual(prep.bareModules.filter((name) => name === "hono" || name.startsWith("@hono/")), []);
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8"));
+    assert.deepEqual(prep.bareModules, [...Object.keys(pkg.dependencies as Record<string, string>), "switchboard"].sort());
+  });
+
+  test("a Node app without Hono serves a WebSocket route and plain HTTP through the installed package", SLOW, async (t) => {
+    const prep = await prepared();
+    assert.ok(prep.bareModules, prep.problems.join("\n"));
+    const app = await startApp(nodeBinary(), [writeApp(prep.bareDir, "bare-app.mjs", BARE_APP)], prep.bareDir);
+    t.after(() => app.stop());
+    assert.equal(await exchange(`ws://127.0.0.1:${app.port}/echo`, "hello"), "bare:hello");
+    const page = await fetch(`http://127.0.0.1:${app.port}/page`, { method: "POST", body: "x" });
+    assert.equal(await page.text(), "plain POST /page");
+    assert.deepEqual(page.headers.getSetCookie(), ["a=1"]);
   });
 
   test("a Bun app serves through the installed package", SLOW, async (t) => {

@@ -1,7 +1,7 @@
 /**
  * The Node adapter: serves controllers on a `node:http` server through `ws`
  * (in `noServer` mode, on the server's `upgrade` event). Plain HTTP requests
- * go to a fetch handler through `@hono/node-server`.
+ * go to a fetch handler through a small bridge (`fetch-bridge.ts`).
  *
  * @example
  * ```ts
@@ -27,7 +27,6 @@
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { createServer } from "node:http";
 import type { Duplex } from "node:stream";
-import { getRequestListener } from "@hono/node-server";
 import { WebSocketServer } from "ws";
 import {
   type AcceptedUpgrade,
@@ -41,6 +40,7 @@ import {
   type Server,
   serveWith,
 } from "../../adapter/mod.ts";
+import { requestFrom, requestListener } from "./fetch-bridge.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { NodeTransport } from "./transport.ts";
 
@@ -220,7 +220,7 @@ function routeUpgrade(server: HttpServer, attachment: Attachment, request: Incom
     (name) => headerOf(request, name),
     (route): Promise<void | Response> => handleUpgrade(request, socket, head, route.controller, route.params),
     fallback
-      ? (): Promise<void | Response> => Promise.resolve(fallback(new Request(urlOf(request), { method: request.method, headers: headersOf(request) })))
+      ? (): Promise<void | Response> => new Promise<Response>((resolve) => resolve(fallback(requestFrom(request))))
       : server.listenerCount("upgrade") > 1
       ? (): Promise<void | Response> => Promise.resolve() // another listener serves this path
       : undefined,
@@ -231,16 +231,8 @@ function routeUpgrade(server: HttpServer, attachment: Attachment, request: Incom
     .catch(() => socket.destroy());
 }
 
-function headersOf(request: IncomingMessage): Headers {
-  const headers = new Headers();
-  const raw = request.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  return headers;
-}
-
 /**
- * Starts a `node:http` server with the routes (and `fetch` for plain HTTP,
- * through `@hono/node-server`).
+ * Starts a `node:http` server with the routes (and `fetch` for plain HTTP).
  *
  * @example
  * ```ts
@@ -254,7 +246,7 @@ function headersOf(request: IncomingMessage): Headers {
 export function serve(options: ServeOptions): Promise<Server> {
   return serveWith(options, async ({ port, hostname, router, fetch }) => {
     const plain = fetch ?? ((request: Request) => router.unrouted(request.url));
-    const server = createServer(getRequestListener(plain));
+    const server = createServer(requestListener(plain));
     const attachment: Attachment = { router, fallback: fetch, listener: (request, socket, head) => routeUpgrade(server, attachment, request, socket, head) };
     server.on("upgrade", attachment.listener);
     await new Promise<void>((resolve, reject) => {
