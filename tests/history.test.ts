@@ -193,6 +193,76 @@ describe("MemoryHistory", () => {
   });
 });
 
+describe("MemoryHistory bounds", () => {
+  test("a room is forgotten ttl after its last message, and comes back in a new epoch", async () => {
+    const history = new MemoryHistory({ ttl: 40 });
+    const old = await history.append("quiet", "q1");
+    await history.append("busy", "b1");
+    await delay(25);
+    await history.append("busy", "b2"); // keeps "busy" alive
+    await delay(25);
+    assert.deepEqual(await history.rooms(), ["busy"], "the quiet room expired");
+    assert.equal(await history.count("quiet"), 0);
+    assert.equal(await history.count(), 2);
+    assert.deepEqual(await history.position("quiet"), { epoch: "", id: 0 });
+    assert.equal((await history.since("quiet", old)).complete, false, "its old position is not complete any more");
+    const again = await history.append("quiet", "q2");
+    assert.equal(again.id, 1);
+    assert.notEqual(again.epoch, old.epoch);
+  });
+
+  test("past maxRooms the room written least recently is forgotten first", async () => {
+    const history = new MemoryHistory({ maxRooms: 3 });
+    const first = await history.append("r1", "x");
+    for (const room of ["r2", "r3", "r4"]) await history.append(room, "x");
+    assert.deepEqual(await history.rooms(), ["r2", "r3", "r4"]);
+    await history.append("r2", "y"); // r2 is now the most recent
+    await history.append("r5", "x");
+    assert.deepEqual(await history.rooms(), ["r4", "r2", "r5"]);
+    assert.equal((await history.since("r1", first)).complete, false);
+    assert.notEqual((await history.append("r1", "z")).epoch, first.epoch, "a forgotten room starts a new epoch");
+  });
+
+  test("past maxBytes the rooms written least recently go first, then the oldest entries of the room being written", async () => {
+    const history = new MemoryHistory({ maxBytes: 100, size: 10 });
+    await history.append("a", "a".repeat(40));
+    await history.append("b", "b".repeat(40));
+    assert.equal(history.bytes, 80);
+    await history.append("c", "c".repeat(40));
+    assert.deepEqual(await history.rooms(), ["b", "c"], "a went to make room");
+    assert.equal(history.bytes, 80);
+    await history.append("c", "é".repeat(30)); // 60 bytes of UTF-8
+    assert.deepEqual(await history.rooms(), ["c"]);
+    assert.equal(history.bytes, 100);
+    await history.append("c", "z".repeat(10));
+    assert.deepEqual(texts(await history.recent("c")), ["é".repeat(30), "z".repeat(10)], "c's own oldest entry went");
+    assert.equal(history.bytes, 70);
+    assert.equal(await history.count(), 2);
+  });
+
+  test("a client posting into 20,000 new rooms cannot grow the history past its bounds", async () => {
+    const history = new MemoryHistory({ maxRooms: 500, size: 5 });
+    for (let i = 0; i < 20_000; i++) await history.append(`room-${i}`, "x".repeat(100));
+    assert.equal((await history.rooms()).length, 500);
+    assert.equal(await history.count(), 500);
+    assert.equal(history.bytes, 500 * 100);
+    const defaults = new MemoryHistory();
+    const big = "x".repeat(64 * 1024);
+    for (let i = 0; i < 1_100; i++) await defaults.append(`room-${i}`, big); // 68.75 MiB in all
+    assert.ok(defaults.bytes <= 64 * 1024 * 1024, `the default maxBytes holds: ${defaults.bytes}`);
+  });
+
+  test("bad bounds from JavaScript are a TypeError or a RangeError", () => {
+    const make = (options: unknown) => new MemoryHistory(options as object);
+    assert.throws(() => make({ sise: 10 }), { name: "TypeError", message: /'sise' is not an option/ });
+    assert.throws(() => make({ ttl: 0 }), RangeError);
+    assert.throws(() => make({ maxRooms: 1.5 }), RangeError);
+    assert.throws(() => make({ maxBytes: "big" }), TypeError);
+    assert.throws(() => make({ size: Infinity }), RangeError);
+    assert.doesNotThrow(() => make({ ttl: Infinity, maxRooms: Infinity, maxBytes: Infinity }));
+  });
+});
+
 /** A History that stores only after a delay, and logs when each entry became visible. */
 class SlowHistory implements History {
   readonly inner: MemoryHistory;
