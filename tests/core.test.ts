@@ -293,6 +293,21 @@ describe("core: upgrade decisions", () => {
   });
 });
 
+describe("core: names", () => {
+  test("a controller is named by its option, else the first route it is served on, else its class name", async () => {
+    class Lobby extends WebSocketController {}
+    assert.equal(new Lobby().name, "Lobby");
+    assert.equal(new Lobby({ name: "lobby-v2" }).name, "lobby-v2");
+    const routed = new Lobby();
+    const named = new Lobby({ name: "fixed" });
+    const { Router } = await import("../src/adapter/mod.ts");
+    new Router({ "/chat/:room": routed, "/chat": routed, "/other": named });
+    assert.equal(routed.name, "/chat/:room", "the first route");
+    assert.equal(named.name, "fixed", "an explicit name wins");
+    assert.throws(() => new Lobby({ name: "" }), TypeError);
+  });
+});
+
 describe("core: what a connection shows", () => {
   test("console.log and JSON.stringify show the connection's public state, not the engine or other connections", async () => {
     const controller = recorder();

@@ -107,6 +107,12 @@ function plainAddress(address: string | undefined): string {
   return address?.startsWith("::ffff:") ? address.slice(7) : address ?? "";
 }
 
+/** The core's refusal of a plain request that asked for a WebSocket; it cannot be upgraded from here. */
+async function refuseAsHandshake(controller: AnyController, request: Request): Promise<Response> {
+  const decision = await prepareUpgrade(controller, { method: request.method, url: request.url, headers: request.headers });
+  return decision.accept ? new Response("Cannot upgrade this request", { status: 400 }) : decision.response;
+}
+
 function urlOf(request: IncomingMessage): string {
   return `http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`;
 }
@@ -245,7 +251,15 @@ function routeUpgrade(server: HttpServer, attachment: Attachment, request: Incom
  */
 export function serve(options: ServeOptions): Promise<Server> {
   return serveWith(options, async ({ port, hostname, router, fetch }) => {
-    const plain = fetch ?? ((request: Request) => router.unrouted(request.url));
+    const plain = (request: Request): Response | Promise<Response> =>
+      router.dispatch(
+        request.url,
+        (name) => request.headers.get(name),
+        // Node sends a request that asks for a WebSocket without `Connection: Upgrade` here, not
+        // to `upgrade`: the core refuses it as it would on Bun and Deno (400, and counted).
+        (route) => refuseAsHandshake(route.controller, request),
+        fetch && (() => fetch(request)),
+      );
     const server = createServer(requestListener(plain));
     const attachment: Attachment = { router, fallback: fetch, listener: (request, socket, head) => routeUpgrade(server, attachment, request, socket, head) };
     server.on("upgrade", attachment.listener);
