@@ -479,4 +479,99 @@ describe("bad input", () => {
       await Promise.all([client.closed, second.client.closed]);
     });
   });
+
+  describe("found from outside", () => {
+    test("a 4 MiB message in 64-byte fragments (65,536 of them) is delivered whole under a 4 MiB limit", async (t) => {
+      const controller = new Echo(4 * 1024 * 1024);
+      const server = await startServer({ "/echo": controller });
+      t.after(() => server.stop());
+      const { client } = await join(server, controller);
+      const payload = randomBytes(4 * 1024 * 1024);
+      client.sendFragmented(0x2, payload, 64);
+      const echoed = await client.nextMessage(20_000);
+      assert.equal(echoed.data.byteLength, payload.byteLength);
+      assert.ok(Buffer.from(echoed.data).equals(payload), "the same bytes");
+      client.close();
+      await client.closed;
+    });
+
+    test("more fragments than one per 64 bytes of maxMessageSize: Node closes with 1008 and reports 1008; Bun and Deno take them", async (t) => {
+      const controller = new Echo(64 * 1024); // Node's bound: max(1024, 64 KiB / 64) = 1,024 fragments
+      const server = await startServer({ "/echo": controller });
+      t.after(() => server.stop());
+      const { client, conn } = await join(server, controller);
+      client.sendFragmented(0x2, new Uint8Array(2_000), 1);
+      if (runtime === "node") {
+        assert.equal((await client.closed).code, 1008, "the client is told 1008");
+        await waitFor(() => controller.disconnects.some((d) => d.id === conn.id), 5_000, "onDisconnect");
+        assert.equal(controller.disconnects.find((d) => d.id === conn.id)!.code, 1008, "onDisconnect reports what the client was sent");
+      } else {
+        // Bun and Deno bound a message by its size only (the capability table says so).
+        assert.equal((await client.nextMessage()).data.byteLength, 2_000);
+        client.close();
+        await client.closed;
+      }
+    });
+
+    test("sendText(123) and sendBinary(\"str\") from a hook are a TypeError to onError; nothing is sent and the connection stays open", async (t) => {
+      class Careless extends Echo {
+        override onTextMessage(conn: Connection, text: string): void {
+          const loose = conn as unknown as { sendText(v: unknown): boolean; sendBinary(v: unknown): boolean };
+          if (text === "number") loose.sendText(123);
+          else if (text === "string") loose.sendBinary("str");
+          else conn.sendText(`echo:${text}`);
+        }
+      }
+      const controller = new Careless();
+      const server = await startServer({ "/echo": controller });
+      t.after(() => server.stop());
+      const { client } = await join(server, controller);
+      client.sendText("number");
+      client.sendText("string");
+      await assertEchoes(client, "still open");
+      assert.deepEqual(controller.errors.map((e) => [e.error.name, /sendText\(\)|sendBinary\(\)/.test(e.error.message)]), [["TypeError", true], ["TypeError", true]]);
+      assert.equal(client.received, 1, "only the echo arrived");
+      client.close();
+      await client.closed;
+    });
+
+    test("a burst of 1,500 messages in one TCP write to an async hook that keeps up is never refused", async (t) => {
+      let handled = 0;
+      class Quick extends Echo {
+        override async onTextMessage(conn: Connection, text: string): Promise<void> {
+          await null;
+          await Promise.resolve();
+          handled++;
+          if (text === "last") conn.sendText("done");
+        }
+      }
+      const controller = new Quick();
+      const server = await startServer({ "/echo": controller });
+      t.after(() => server.stop());
+      const { client } = await join(server, controller);
+      client.sendTexts([...Array.from({ length: 1_499 }, (_, i) => `chat message ${i}`), "last"]);
+      assert.equal((await client.nextMessage(10_000)).text(), "done");
+      assert.equal(handled, 1_500);
+      assert.equal(controller.disconnects.length, 0, "not closed");
+      client.close();
+      await client.closed;
+    });
+
+    test("an onUpgrade that never settles is refused with 503 after upgradeTimeout, and the socket is let go", async (t) => {
+      class Hanging extends WebSocketController {
+        override onUpgrade() {
+          return new Promise<undefined>(() => {});
+        }
+        override onError() {}
+      }
+      const server = await startServer({ "/hang": new Hanging({ upgradeTimeout: 200 }) });
+      t.after(() => server.stop());
+      const started = Date.now();
+      const { rawConnect } = await import("./helpers/raw-client.ts");
+      const answer = await rawConnect(server.ws("/hang"), { timeoutMs: 5_000 });
+      assert.ok(!("sendText" in answer), "refused");
+      assert.equal((answer as { status: number }).status, 503);
+      assert.ok(Date.now() - started >= 190, "after the timeout");
+    });
+  });
 });

@@ -169,6 +169,23 @@ export class RawWebSocket {
     this.sendFrame(0x1, encoder.encode(text));
   }
 
+  /** Sends many masked text messages in one TCP write, as a burst arrives in one read. */
+  sendTexts(texts: readonly string[]): void {
+    this.socket.cork();
+    for (const text of texts) this.sendText(text);
+    this.socket.uncork();
+  }
+
+  /** Sends one message in fragments of `size` bytes, in one TCP write (`opcode` 0x1 text, 0x2 binary). */
+  sendFragmented(opcode: number, payload: Uint8Array, size: number): void {
+    this.socket.cork();
+    for (let offset = 0; offset < payload.length; offset += size) {
+      const end = Math.min(offset + size, payload.length);
+      this.sendFrame(offset === 0 ? opcode : 0x0, payload.subarray(offset, end), { fin: end === payload.length });
+    }
+    this.socket.uncork();
+  }
+
   /** Sends a masked binary message. */
   sendBinary(data: Uint8Array): void {
     this.sendFrame(0x2, data);
