@@ -293,6 +293,25 @@ describe("core: upgrade decisions", () => {
   });
 });
 
+describe("core: UTF-8 lengths", () => {
+  test("utf8ByteLength agrees with TextEncoder on every length, surrogate pairs across its chunk boundaries included", async () => {
+    const { utf8ByteLength } = await import("../src/core/_utf8.ts");
+    const encoder = new TextEncoder();
+    const random = seededRandom(5);
+    const parts = ["a", "é", "€", "😀", "\uD800", "\uDC00"];
+    for (const length of [0, 5, 127, 128, 1_000, 16_383, 16_384, 16_385, 50_000, 70_000]) {
+      let text = "";
+      while (text.length < length) text += parts[Math.floor(random() * parts.length)];
+      assert.equal(utf8ByteLength(text), encoder.encode(text).length, `length ${length}`);
+      assert.equal(utf8ByteLength(text), encoder.encode(text).length, `length ${length}, measured again`);
+    }
+    for (const at of [16_383, 32_767]) {
+      const straddling = "a".repeat(at) + "😀" + "b".repeat(20_000);
+      assert.equal(utf8ByteLength(straddling), encoder.encode(straddling).length, `a pair at unit ${at}`);
+    }
+  });
+});
+
 describe("core: names", () => {
   test("a controller is named by its option, else the first route it is served on, else its class name", async () => {
     class Lobby extends WebSocketController {}

@@ -1,9 +1,17 @@
 const encoder = new TextEncoder();
 /** Longer strings are measured natively by `encodeInto`; a JS loop wins on short ones. */
 const NATIVE_FROM = 128;
-/** Strings up to this many UTF-16 units are measured into the shared scratch buffer. */
-const SCRATCH_UNITS = 64 * 1024;
-let scratch: Uint8Array = new Uint8Array(0);
+/** Longer strings are measured a chunk of this many UTF-16 units at a time, into one scratch buffer. */
+const CHUNK_UNITS = 16 * 1024;
+/** Every UTF-16 unit takes at most 3 bytes of UTF-8, so a chunk always fits. */
+const scratch = new Uint8Array(CHUNK_UNITS * 3);
+/**
+ * The last long string measured, remembered: an echo measures what it
+ * received and then what it sends, the same string, and a broadcast of a
+ * received message does too. Comparing the same string costs nothing.
+ */
+let lastText = "";
+let lastBytes = 0;
 
 /**
  * The UTF-8 byte length of a string, without keeping an encoded copy. Lone
@@ -12,11 +20,25 @@ let scratch: Uint8Array = new Uint8Array(0);
  */
 export function utf8ByteLength(text: string): number {
   const units = text.length;
-  if (units >= NATIVE_FROM && units <= SCRATCH_UNITS) {
-    // Every UTF-16 unit takes at most 3 bytes, so 3 × units always fits.
-    if (scratch.length < units * 3) scratch = new Uint8Array(Math.max(units * 3, 4096));
-    return encoder.encodeInto(text, scratch).written;
+  if (units < NATIVE_FROM) return countInJs(text);
+  if (units <= CHUNK_UNITS) return encoder.encodeInto(text, scratch).written;
+  if (text === lastText) return lastBytes;
+  let bytes = 0;
+  for (let start = 0; start < units;) {
+    let end = Math.min(start + CHUNK_UNITS, units);
+    // A chunk must not end between the two halves of a surrogate pair: each would count as 3 bytes.
+    const last = text.charCodeAt(end - 1);
+    if (end < units && last >= 0xd800 && last <= 0xdbff) end--;
+    bytes += encoder.encodeInto(text.slice(start, end), scratch).written;
+    start = end;
   }
+  lastText = text;
+  lastBytes = bytes;
+  return bytes;
+}
+
+function countInJs(text: string): number {
+  const units = text.length;
   let bytes = units;
   for (let i = 0; i < units; i++) {
     const unit = text.charCodeAt(i);
