@@ -73,6 +73,13 @@ export class DenoTransport implements Transport {
         const { code, reason } = event as CloseEvent;
         // Code 0 means Deno dropped the connection without a close frame.
         this.#events?.transportClosed(code === 0 ? this.#errorCode : code, reason);
+        // Deno keeps a socket that ended without a close frame until its idle timer fires (up to
+        // idleTimeout/2, that is pingInterval, later: it never cancels that timer on this path).
+        // Letting go of the listeners and the events lets go of the connection meanwhile; what is
+        // left is Deno's own (bench/probes/deno-dropped-sockets.ts: 5.2 KB of heap held per such
+        // socket before, 4.6 KB after, of which about 3.9 KB raw Deno holds too).
+        for (const type of ["message", "error", "close"]) this.#socket.removeEventListener(type, this);
+        this.#events = undefined;
         break;
       }
     }
