@@ -1,4 +1,4 @@
-import { checkKnownKeys, checkOptionsObject, describe } from "../core/_check.ts";
+import { checkKnownKeys, checkNumber, checkOptionsObject, describe } from "../core/_check.ts";
 import { type AnyController, Router, type Routes } from "./router.ts";
 
 /** A handler for plain HTTP requests, such as Hono's `app.fetch`. */
@@ -29,6 +29,20 @@ export interface ServeOptions {
   routes: Routes;
   /** Serves every request that is not a WebSocket upgrade on a route. Default: 404 (426 on a route). */
   fetch?: FetchHandler;
+  /**
+   * Milliseconds a client may take to send a request's headers; then the
+   * connection is closed (a defence against slowloris). Default 10 000.
+   * Enforced on Node; Bun has its own fixed bound (about 10 s); Deno has
+   * none (see the capability table).
+   */
+  headersTimeout?: number;
+  /**
+   * Milliseconds an HTTP connection may stay open with no request in flight;
+   * 0 keeps it. Default 10 000. Enforced on Node and Bun (in whole seconds,
+   * at most 255); Deno has none (see the capability table). WebSocket
+   * connections have their own `idleTimeout` and heartbeat.
+   */
+  idleTimeout?: number;
 }
 
 /** A running server started by `serve()`. */
@@ -64,9 +78,13 @@ export interface ListenPlan {
   readonly router: Router;
   /** The app's HTTP handler, if any. */
   readonly fetch: FetchHandler | undefined;
+  /** See {@linkcode ServeOptions.headersTimeout}. */
+  readonly headersTimeout: number;
+  /** See {@linkcode ServeOptions.idleTimeout}. */
+  readonly idleTimeout: number;
 }
 
-const SERVE_KEYS: ReadonlySet<string> = new Set(["port", "hostname", "routes", "fetch"]);
+const SERVE_KEYS: ReadonlySet<string> = new Set(["port", "hostname", "routes", "fetch", "headersTimeout", "idleTimeout"]);
 
 /**
  * The `serve()` of every adapter: checks the options, compiles the routes,
@@ -92,8 +110,10 @@ export async function serveWith(options: ServeOptions, listen: (plan: ListenPlan
   if (options.routes === undefined) {
     throw new TypeError(`Cannot ${action} as 'routes' is missing: pass { routes: { "/path": controller } }`);
   }
+  const headersTimeout = checkNumber(action, "headersTimeout", options.headersTimeout, 10_000, { min: 1 });
+  const idleTimeout = checkNumber(action, "idleTimeout", options.idleTimeout, 10_000, { min: 0 });
   const router = new Router(options.routes);
-  const listening = await listen({ port, hostname, router, fetch: options.fetch });
+  const listening = await listen({ port, hostname, router, fetch: options.fetch, headersTimeout, idleTimeout });
   const controllers = router.controllers;
   return {
     port: listening.port,

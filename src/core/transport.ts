@@ -25,6 +25,10 @@ export interface Capabilities {
   readonly upgradeHeaders: boolean;
   /** The TCP connection can be cut at once (`terminate()`); elsewhere the core forgets the socket and the runtime ends it later. */
   readonly terminate: boolean;
+  /** `serve()` enforces `headersTimeout` (Bun has its own fixed bound, Deno none). */
+  readonly headersTimeout: boolean;
+  /** `serve()` enforces `idleTimeout` on HTTP connections (Deno cannot). */
+  readonly httpIdleTimeout: boolean;
 }
 
 /** A runtime socket as the core sees it. Implemented by each adapter. */

@@ -55,6 +55,8 @@ export const capabilities: Capabilities = {
   invalidUtf8CloseFrame: true,
   upgradeHeaders: true,
   terminate: true,
+  headersTimeout: false,
+  httpIdleTimeout: true,
 };
 
 /**
@@ -206,9 +208,16 @@ function handlerFor(router: Router, fallback: FetchHandler | undefined): BunHand
 export function serve(options: ServeOptions): Promise<Server> {
   const bun = (globalThis as { Bun?: BunGlobal }).Bun;
   if (!bun) return Promise.reject(new TypeError("Cannot start server as this is not Bun: use the adapter of this runtime"));
-  return serveWith(options, ({ port, hostname, router, fetch }) => {
+  return serveWith(options, ({ port, hostname, router, fetch, idleTimeout }) => {
     const handler = handlerFor(router, fetch);
-    const server = bun.serve({ port, hostname, fetch: handler.fetch, websocket: handler.websocket as BunWebSocketHandler<unknown> });
+    const server = bun.serve({
+      port,
+      hostname,
+      // Bun counts whole seconds, up to 255; unfinished headers it drops after its own ~10 s.
+      idleTimeout: Math.min(255, Math.ceil(idleTimeout / 1000)),
+      fetch: handler.fetch,
+      websocket: handler.websocket as BunWebSocketHandler<unknown>,
+    });
     return { port: server.port ?? port, close: () => server.stop(true) };
   });
 }

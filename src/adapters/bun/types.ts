@@ -86,6 +86,8 @@ export interface BunGlobal {
   serve(options: {
     port?: number;
     hostname?: string;
+    /** Seconds an HTTP connection may be idle; 0 keeps it. */
+    idleTimeout?: number;
     fetch(request: Request, server: BunServer): Response | undefined | Promise<Response | undefined>;
     websocket: BunWebSocketHandler<unknown>;
   }): BunServer;

@@ -43,6 +43,8 @@ export const capabilities: Capabilities = {
   invalidUtf8CloseFrame: false,
   upgradeHeaders: true,
   terminate: false,
+  headersTimeout: false,
+  httpIdleTimeout: false,
 };
 
 /**

@@ -55,6 +55,8 @@ export const capabilities: Capabilities = {
   invalidUtf8CloseFrame: true,
   upgradeHeaders: true,
   terminate: true,
+  headersTimeout: true,
+  httpIdleTimeout: true,
 };
 
 /**
@@ -250,7 +252,7 @@ function routeUpgrade(server: HttpServer, attachment: Attachment, request: Incom
  * ```
  */
 export function serve(options: ServeOptions): Promise<Server> {
-  return serveWith(options, async ({ port, hostname, router, fetch }) => {
+  return serveWith(options, async ({ port, hostname, router, fetch, headersTimeout, idleTimeout }) => {
     const plain = (request: Request): Response | Promise<Response> =>
       router.dispatch(
         request.url,
@@ -260,7 +262,14 @@ export function serve(options: ServeOptions): Promise<Server> {
         (route) => refuseAsHandshake(route.controller, request),
         fetch && (() => fetch(request)),
       );
-    const server = createServer(requestListener(plain));
+    const server = createServer({
+      headersTimeout,
+      // Node requires the whole-request timeout to be at least the headers one; bodies keep Node's 300 s.
+      requestTimeout: Math.max(headersTimeout, 300_000),
+      keepAliveTimeout: idleTimeout,
+      // How often Node looks for requests past their timeouts (its default, 30 s, would make 10 s ~40 s).
+      connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+    }, requestListener(plain));
     const attachment: Attachment = { router, fallback: fetch, listener: (request, socket, head) => routeUpgrade(server, attachment, request, socket, head) };
     server.on("upgrade", attachment.listener);
     await new Promise<void>((resolve, reject) => {
