@@ -452,6 +452,30 @@ describe("core: join with catch-up", () => {
     assert.equal(socket.json<{ complete: boolean }>()[0]!.complete, false, "a new MemoryHistory makes an old position incomplete");
   });
 
+  test("a connection joining with catch-up is a member at once: rooms, room(name) and conn.rooms count it while its live messages are held", async () => {
+    const seen: boolean[] = [];
+    class Counting extends WebSocketController {
+      override async onConnect(conn: Connection) {
+        const join = conn.join("r", {});
+        seen.push(conn.rooms.has("r"), this.room("r").has(conn)); // before the read has even finished
+        await join;
+        seen.push(conn.rooms.has("r"), this.room("r").size === 1);
+        this.broadcastText("to the others", { room: "r", except: conn });
+        conn.sendText("welcome");
+      }
+    }
+    const controller = new Counting();
+    const socket = await fakeOpen(controller);
+    await socket.until(() => socket.texts.length >= 1);
+    controller.broadcastText("live", { room: "r" });
+    assert.deepEqual(seen, [true, true, true, true]);
+    await socket.until(() => socket.texts.length >= 2);
+    assert.deepEqual(socket.texts, ["welcome", "live"], "nothing of its own broadcast; live after the welcome");
+    const conn = [...controller.connections.values()][0]!;
+    conn.leave("r");
+    assert.equal(controller.rooms.has("r"), false);
+  });
+
   test("joining a room twice with catch-up is ALREADY_JOINED; a failing history is HISTORY_FAILED with its error as cause", async () => {
     const controller = new WebSocketController();
     await fakeOpen(controller);

@@ -56,9 +56,9 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   readonly hooks: ControllerHooks<UserData>;
   readonly stats: StatCounters = new StatCounters();
   readonly connections: Map<string, Session<UserData>> = new Map();
-  /** Members of each room with at least one: sessions that get the room's live messages. */
+  /** Members of each room with at least one, those still catching up included. */
   readonly rooms: Map<string, Set<Session<UserData>>> = new Map();
-  /** Sessions joining a room with catch-up: its live messages are held for them. */
+  /** Members of each room still catching up: its live messages are held for them, not sent. */
   readonly #joining: Map<string, Set<Session<UserData>>> = new Map();
   readonly #sequencer: RoomSequencer = new RoomSequencer();
   readonly #heartbeat: Heartbeat;
@@ -151,8 +151,10 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   detach(session: Session<UserData>, code: number): void {
     this.connections.delete(session.id);
-    for (const room of session.rooms) this.#removeMember(this.rooms, session, room);
-    for (const room of session.catchUpRooms) this.#removeMember(this.#joining, session, room);
+    for (const room of session.rooms) {
+      this.#removeMember(this.rooms, session, room);
+      this.#removeMember(this.#joining, session, room);
+    }
     this.stats.countClose(code);
     if (this.connections.size === 0) {
       this.#heartbeat.stop();
@@ -168,16 +170,20 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   }
 
   joinRoom(session: Session<UserData>, room: string): void {
-    let members = this.rooms.get(room);
-    if (!members) this.rooms.set(room, (members = new Set()));
-    members.add(session);
+    this.#addMember(this.rooms, session, room);
     session.transport.pubsub?.subscribe(this.#roomTopic(room));
   }
 
   leaveRoom(session: Session<UserData>, room: string): void {
-    if (this.#removeMember(this.#joining, session, room)) return;
     this.#removeMember(this.rooms, session, room);
-    if (session.isOpen) session.transport.pubsub?.unsubscribe(this.#roomTopic(room));
+    const wasCatchingUp = this.#removeMember(this.#joining, session, room);
+    if (session.isOpen && !wasCatchingUp) session.transport.pubsub?.unsubscribe(this.#roomTopic(room));
+  }
+
+  #addMember(rooms: Map<string, Set<Session<UserData>>>, session: Session<UserData>, room: string): void {
+    let members = rooms.get(room);
+    if (!members) rooms.set(room, (members = new Set()));
+    members.add(session);
   }
 
   #removeMember(rooms: Map<string, Set<Session<UserData>>>, session: Session<UserData>, room: string): boolean {
@@ -198,19 +204,22 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     const { since, limit } = checkJoinOptions(options);
     const open = session.status !== CLOSED;
     if (open && !session.beginCatchUp(room)) {
-      throw new SwitchboardError("ALREADY_JOINED", `Cannot join room '${room}' with catch-up as connection ${session.id} is already in it or joining it`);
+      throw new SwitchboardError("ALREADY_JOINED", `Cannot join room '${room}' with catch-up as connection ${session.id} is already in it`);
     }
     if (open) {
-      let joining = this.#joining.get(room);
-      if (!joining) this.#joining.set(room, (joining = new Set()));
-      joining.add(session);
+      // A member at once (rooms, room(name), conn.rooms), with the room's live messages held.
+      this.#addMember(this.rooms, session, room);
+      this.#addMember(this.#joining, session, room);
     }
     let catchUp: CatchUp;
     try {
       catchUp = await this.#readCatchUp(room, since, limit);
     } catch (error) {
-      session.cancelCatchUp(room);
-      this.#removeMember(this.#joining, session, room);
+      if (session.isCatchingUp(room)) {
+        session.cancelCatchUp(room);
+        this.#removeMember(this.rooms, session, room);
+        this.#removeMember(this.#joining, session, room);
+      }
       throw new SwitchboardError("HISTORY_FAILED", `Cannot join room '${room}' with catch-up as the history failed`, { cause: error });
     }
     if (session.catchUpRead(room, catchUp.position) && !session.releasesCatchUpLater) {
@@ -247,10 +256,10 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   #endCatchUp(session: Session<UserData>, room: string): void {
     const held = session.endCatchUp(room);
+    if (!held) return; // it left the room or closed meanwhile
     this.#removeMember(this.#joining, session, room);
-    if (!held || !session.isOpen) return;
-    session.addRoom(room);
-    this.joinRoom(session, room);
+    if (!session.isOpen) return;
+    session.transport.pubsub?.subscribe(this.#roomTopic(room));
     held.replay(session);
   }
 
@@ -313,13 +322,11 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
    */
   deliverLocal(room: string | undefined, data: string | Uint8Array, bytes: number, except: ExceptIds, position: Position | undefined): number {
     const targets = room === undefined ? this.connections : this.rooms.get(room);
-    let sent = 0;
-    if (targets && targets.size > 0) {
-      sent = this.#publisher && except.many === undefined
-        ? this.#deliverNative(this.#publisher, room, data, bytes, targets, except.one)
-        : this.#deliverEach(data, bytes, targets.values(), except);
-    }
+    if (!targets || targets.size === 0) return 0;
     const joining = room === undefined ? undefined : this.#joining.get(room);
+    let sent = this.#publisher && except.many === undefined
+      ? this.#deliverNative(this.#publisher, room, data, bytes, targets, except.one, joining?.size ?? 0)
+      : this.#deliverEach(data, bytes, targets.values(), except, joining);
     if (joining) {
       for (const session of joining) {
         if (isExcepted(session.id, except)) continue;
@@ -330,15 +337,23 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     return sent;
   }
 
-  #deliverEach(data: string | Uint8Array, bytes: number, targets: Iterable<Session<UserData>>, except: ExceptIds): number {
+  /** Sends to each target in turn, but those catching up (`joining`), whose messages are held. */
+  #deliverEach(
+    data: string | Uint8Array,
+    bytes: number,
+    targets: Iterable<Session<UserData>>,
+    except: ExceptIds,
+    joining: Set<Session<UserData>> | undefined,
+  ): number {
     let sent = 0;
     for (const session of targets) {
-      if (isExcepted(session.id, except)) continue;
+      if (isExcepted(session.id, except) || (joining !== undefined && joining.has(session))) continue;
       if (typeof data === "string" ? session.deliverText(data, bytes) : session.deliverBinary(data)) sent++;
     }
     return sent;
   }
 
+  /** Publishes through the runtime to the targets subscribed natively: all but the `joining` ones, who are not yet. */
   #deliverNative(
     publisher: NativePublisher,
     room: string | undefined,
@@ -346,13 +361,14 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     bytes: number,
     targets: Map<string, Session<UserData>> | Set<Session<UserData>>,
     exceptId: string | undefined,
+    joining: number,
   ): number {
     const topic = room === undefined ? this.#topicPrefix : this.#roomTopic(room);
     const skip = exceptId === undefined ? undefined : this.connections.get(exceptId);
-    const skipIsTarget = skip !== undefined && skip.isOpen && (room === undefined || skip.rooms.has(room));
-    const delivered = skipIsTarget ? skip.transport.pubsub!.publishExceptSelf(topic, data) : publisher.publish(topic, data);
-    const recipients = targets.size - (skipIsTarget ? 1 : 0);
-    return accountNativePublish(targets.values(), skipIsTarget ? skip : undefined, recipients, delivered, bytes, this.stats);
+    const skipIsSubscribed = skip !== undefined && skip.isOpen && (room === undefined || (skip.rooms.has(room) && !skip.isCatchingUp(room)));
+    const delivered = skipIsSubscribed ? skip.transport.pubsub!.publishExceptSelf(topic, data) : publisher.publish(topic, data);
+    const recipients = targets.size - joining - (skipIsSubscribed ? 1 : 0);
+    return accountNativePublish(targets.values(), skipIsSubscribed ? skip : undefined, recipients, delivered, bytes, this.stats);
   }
 
   // --- Stats and shutdown -----------------------------------------------------------

@@ -169,25 +169,34 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   join(room: string, options?: JoinOptions): void | Promise<CatchUp> {
     if (options !== undefined) return this.host.joinWithCatchUp(this, room, options);
     checkName("join room", "room", room);
-    if (this.status === CLOSED || this.#rooms?.has(room) || this.#catchUps?.has(room)) return;
+    if (this.status === CLOSED || this.#rooms?.has(room)) return;
     (this.#rooms ??= new Set()).add(room);
     this.host.joinRoom(this, room);
   }
 
   leave(room: string): void {
     checkName("leave room", "room", room);
-    if (this.#catchUps?.delete(room)) return this.host.leaveRoom(this, room);
     if (!this.#rooms?.delete(room)) return;
+    this.#dropCatchUp(room);
     this.host.leaveRoom(this, room);
   }
 
   // --- Catch-up: used by the hub --------------------------------------------
+  //
+  // A room joined with catch-up is in `rooms` at once; until the catch-up ends, its live
+  // messages are held for this session instead of sent.
 
-  /** Starts holding the room's live messages; `false` if the session is in the room or joining it. */
+  /** Joins the room with its live messages held; `false` if the session is in it already. */
   beginCatchUp(room: string): boolean {
-    if (this.#rooms?.has(room) || this.#catchUps?.has(room)) return false;
+    if (this.#rooms?.has(room)) return false;
+    (this.#rooms ??= new Set()).add(room);
     (this.#catchUps ??= new Map()).set(room, new CatchUpBuffer());
     return true;
+  }
+
+  /** Whether the room's live messages are held for this session. */
+  isCatchingUp(room: string): boolean {
+    return this.#catchUps !== undefined && this.#catchUps.has(room);
   }
 
   /** The history was read up to `position`; `false` if the catch-up was cancelled meanwhile (a leave, a close). */
@@ -198,7 +207,7 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     return true;
   }
 
-  /** Holds a live message of a room being joined; applies the slow-consumer policy past `maxBufferedAmount`. */
+  /** Holds a live message of a room being caught up; applies the slow-consumer policy past `maxBufferedAmount`. */
   holdForCatchUp(room: string, data: string | Uint8Array, bytes: number, position: Position | undefined): void {
     const buffer = this.#catchUps?.get(room);
     if (!buffer || !this.isOpen) return;
@@ -220,32 +229,26 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     return rooms;
   }
 
-  /** Ends a room's catch-up: returns what was held, or undefined if it was cancelled meanwhile. */
+  /** Ends a room's catch-up (the session stays in the room): what was held, or undefined if it was cancelled. */
   endCatchUp(room: string): CatchUpBuffer | undefined {
     const buffer = this.#catchUps?.get(room);
-    if (!buffer) return undefined;
-    this.cancelCatchUp(room);
+    if (buffer) this.#dropCatchUp(room);
     return buffer;
   }
 
-  /** Cancels a catch-up after a failed read. */
+  /** Undoes a join with catch-up whose read failed. */
   cancelCatchUp(room: string): void {
+    if (this.#catchUps?.has(room)) this.#rooms?.delete(room);
+    this.#dropCatchUp(room);
+  }
+
+  #dropCatchUp(room: string): void {
     if (this.#catchUps?.delete(room) && this.#catchUps.size === 0) this.#catchUps = undefined;
   }
 
   /** Whether the hook that would release a finished catch-up is still running. */
   get releasesCatchUpLater(): boolean {
     return this.hookRunning;
-  }
-
-  /** Rooms being joined with catch-up. */
-  get catchUpRooms(): Iterable<string> {
-    return this.#catchUps?.keys() ?? [];
-  }
-
-  /** Adds a room whose catch-up ended to the session's rooms. */
-  addRoom(room: string): void {
-    (this.#rooms ??= new Set()).add(room);
   }
 
   // --- TransportEvents: reported by the adapter ------------------------------
