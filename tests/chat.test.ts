@@ -9,126 +9,16 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { describe, test, type TestContext } from "node:test";
+import { describe, test } from "node:test";
 import { MemoryHistory } from "../mod.ts";
-import { listenConfig, type RunningChat, startChat, type StartChatOptions } from "../examples/chat.ts";
-import { connectOrThrow, type HttpRejection, rawConnect, RawWebSocket } from "./helpers/raw-client.ts";
+import { listenConfig } from "../examples/chat.ts";
+import { connectOrThrow, RawWebSocket } from "./helpers/raw-client.ts";
 import { delay, runtime, waitFor, within } from "./helpers/server.ts";
+import { assertIso, fill, type Json, MANY, start } from "./helpers/chat-client.ts";
 
-// deno-lint-ignore no-explicit-any
-type Json = Record<string, any>;
-
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const GUEST = /^Guest-[A-Za-z0-9]{4}$/;
 const CHAT_FILE = fileURLToPath(new URL("../examples/chat.ts", import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** One chat client: a raw WebSocket that speaks JSON, and the welcome it got. */
-class ChatClient {
-  readonly ws: RawWebSocket;
-  /** The first message: `welcome`, or `rooms_update` for a lobby client. */
-  readonly welcome: Json;
-
-  constructor(ws: RawWebSocket, welcome: Json) {
-    this.ws = ws;
-    this.welcome = welcome;
-  }
-
-  get id(): string {
-    return this.welcome.connectionId;
-  }
-
-  send(value: unknown): void {
-    this.ws.sendText(typeof value === "string" ? value : JSON.stringify(value));
-  }
-
-  say(text: string): void {
-    this.send({ type: "chat", text });
-  }
-
-  async next(): Promise<Json> {
-    return JSON.parse((await this.ws.nextMessage()).text());
-  }
-
-  /** The next message, which must be of this type. */
-  async expect(type: string): Promise<Json> {
-    const message = await this.next();
-    assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
-    return message;
-  }
-
-  /** Skips other messages (joins, leaves) until one of this type arrives. */
-  async nextOf(type: string): Promise<Json> {
-    for (let i = 0; i < 1000; i++) {
-      const message = await this.next();
-      if (message.type === type) return message;
-    }
-    throw new Error(`no ${type} within 1000 messages`);
-  }
-
-  async error(code: string): Promise<Json> {
-    const message = await this.expect("error");
-    assert.equal(message.code, code, `expected error ${code}, got ${JSON.stringify(message)}`);
-    assert.equal(typeof message.message, "string");
-    assert.ok(message.message.length > 0);
-    return message;
-  }
-
-  close(): Promise<unknown> {
-    this.ws.close(1000);
-    return this.ws.closed;
-  }
-}
-
-interface Chat extends RunningChat {
-  join(path?: string): Promise<ChatClient>;
-  watchLobby(): Promise<ChatClient>;
-  upgrade(path: string): Promise<RawWebSocket | HttpRejection>;
-  get(path: string): Promise<Response>;
-}
-
-async function start(t: TestContext, options: StartChatOptions = {}): Promise<Chat> {
-  const running = await startChat({ port: 0, hostname: "127.0.0.1", ...options });
-  t.after(() => running.server.stop());
-  const base = `127.0.0.1:${running.server.port}`;
-  return {
-    ...running,
-    async join(path = "/chat") {
-      const ws = await connectOrThrow(`ws://${base}${path}`);
-      const welcome = JSON.parse((await ws.nextMessage()).text());
-      assert.equal(welcome.type, "welcome", `first message is the welcome: ${JSON.stringify(welcome)}`);
-      return new ChatClient(ws, welcome);
-    },
-    async watchLobby() {
-      const ws = await connectOrThrow(`ws://${base}/lobby`);
-      const update = JSON.parse((await ws.nextMessage()).text());
-      assert.equal(update.type, "rooms_update");
-      return new ChatClient(ws, update);
-    },
-    upgrade: (path) => rawConnect(`ws://${base}${path}`),
-    get: (path) => fetch(`http://${base}${path}`),
-  };
-}
-
-function assertIso(value: unknown): void {
-  assert.equal(typeof value, "string");
-  assert.match(value as string, ISO_UTC);
-  assert.equal(new Date(value as string).toISOString(), value);
-  assert.ok(Math.abs(Date.parse(value as string) - Date.now()) < 60_000, `${value} is about now`);
-}
-
-/** Sends `count` messages `prefix0..`, from a client allowed to (see the rate limit option). */
-async function fill(client: ChatClient, count: number, prefix = "m"): Promise<Json[]> {
-  for (let i = 0; i < count; i++) client.say(`${prefix}${i}`);
-  const received: Json[] = [];
-  while (received.length < count) {
-    const message = await client.next();
-    if (message.type === "message") received.push(message);
-  }
-  return received;
-}
-
-const MANY = { rateLimit: { messages: 10_000, windowMs: 1_000 } };
 
 describe("chat example: HTTP", () => {
   test("GET / and GET /chat/page serve the page", async (t) => {
