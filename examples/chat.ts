@@ -19,10 +19,13 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { Hono } from "hono";
 import {
+  type CatchUp,
+  CloseCode,
   type Connection,
   currentRuntime,
   type History,
-  type HistoryEntry,
+  parsePosition,
+  type Position,
   serve,
   type Server,
   type UpgradeRequest,
@@ -44,6 +47,7 @@ const MAX_TEXT_LENGTH = 2000;
 const HISTORY_SIZE = 100;
 /** Largest WebSocket message accepted; the library closes bigger ones with 1009. */
 const MAX_MESSAGE_BYTES = 10 * 1024;
+
 /** Chat messages one connection may send in any window of `windowMs`. */
 const DEFAULT_RATE_LIMIT: RateLimit = { messages: 20, windowMs: 10_000 };
 
@@ -52,8 +56,13 @@ const DEFAULT_RATE_LIMIT: RateLimit = { messages: 20, windowMs: 10_000 };
 /** A chat message as the server sends it, in `message` and in `welcome.history`. */
 export interface ChatMessage {
   type: "message";
-  /** The room's history id: a reconnecting client sends the last one it saw as `?since=`. */
+  /** The room's history id; ids increase by one within an epoch. */
   id: number;
+  /**
+   * The history's run of ids the message belongs to. A reconnecting client
+   * sends the last id and epoch it saw as `?since=<id>&epoch=<epoch>`.
+   */
+  epoch: string;
   connectionId: string;
   username: string;
   text: string;
@@ -105,8 +114,8 @@ export interface ChatStats {
 interface ChatUser {
   room: string;
   username: string;
-  /** The `?since=` of the upgrade: the id of the last message the client saw. */
-  since: number | undefined;
+  /** The `?since=<id>&epoch=<epoch>` of the upgrade: the last message the client saw. */
+  since: Position | number | undefined;
   /** When this connection's recent chat messages were accepted, oldest first, for the rate limit. */
   sentAt: number[];
   /** Whether the room was told this user joined, so that leaving is announced only then. */
@@ -123,9 +132,13 @@ export class ChatController extends WebSocketController<ChatUser> {
   /** The `/lobby` endpoint: who is in which room. */
   readonly lobby: LobbyController = new LobbyController(this);
   readonly #rateLimit: RateLimit;
-  /** Rooms that have history, for the stats (the history itself has no list of rooms). */
-  readonly #roomsWithHistory = new Set<string>();
-  readonly #roomOrder = new KeyedQueue();
+  /**
+   * The users of each room as the chat announced them: from their welcome to
+   * their `user_left`. The library's own room membership starts a moment
+   * after the welcome (once the catch-up has been delivered), so the user
+   * list, the names taken and the lobby are kept here instead.
+   */
+  readonly #members = new Map<string, Set<Connection<ChatUser>>>();
 
   constructor(options: ChatOptions = {}) {
     super({ maxMessageSize: MAX_MESSAGE_BYTES, historySize: HISTORY_SIZE, history: options.history });
@@ -139,20 +152,25 @@ export class ChatController extends WebSocketController<ChatUser> {
     if (room === undefined || !ROOM_NAME.test(room)) {
       return new Response("Cannot join room as its name must be 1 to 32 of a-z, 0-9, '-' and '_'\n", { status: 400 });
     }
-    const since = parseSince(request.query.get("since"));
+    // A bare ?since=<id> (an older page) means the room's current epoch.
+    const since = parsePosition(request.query.get("since"), request.query.get("epoch"));
     return { userData: { room, username: "", since, sentAt: [], announced: false } };
   }
 
   override async onConnect(conn: Connection<ChatUser>): Promise<void> {
     const { room, since } = conn.userData;
-    // The history is read and the room joined in the room's queue, like each message's
-    // record-then-broadcast, so no message falls in between: each one is either in what was
-    // read or broadcast after the join. The client misses none and gets none twice, even
-    // with a History that really is asynchronous (Redis, a database).
-    await this.#roomOrder.run(room, async () => {
-      const catchUp = await this.#catchUp(room, since);
-      this.#enter(conn, catchUp);
-    });
+    let catchUp: CatchUp;
+    try {
+      // One step: every recorded message of the room is either in the catch-up or delivered
+      // live after this hook, never both, never neither, even with a slow History.
+      catchUp = await conn.join(room, { since, limit: HISTORY_SIZE });
+    } catch (error) {
+      // Without a welcome the page would wait forever; closed, it reconnects with backoff.
+      conn.close(CloseCode.InternalError, "History unavailable");
+      throw error; // on to onError, which logs it
+    }
+    if (conn.readyState !== 1) return; // it left while the history was read
+    this.#enter(conn, catchUp);
   }
 
   override async onTextMessage(conn: Connection<ChatUser>, text: string): Promise<void> {
@@ -182,33 +200,19 @@ export class ChatController extends WebSocketController<ChatUser> {
   override onDisconnect(conn: Connection<ChatUser>): void {
     const { room, username, announced } = conn.userData;
     if (!announced) return;
-    // The connection has already left the room, so the count is the new one.
-    this.broadcastJson(
-      { type: "user_left", connectionId: conn.id, username, userCount: this.room(room).size, timestamp: now() },
-      { room },
-    );
+    const userCount = this.#removeMember(room, conn);
+    this.broadcastJson({ type: "user_left", connectionId: conn.id, username, userCount, timestamp: now() }, { room });
     this.lobby.announce();
   }
 
   // --- Joining -------------------------------------------------------------
 
-  /** What a connecting client gets: what it missed since `since` if that is known, else the room's latest. */
-  async #catchUp(room: string, since: number | undefined): Promise<{ entries: HistoryEntry[]; resumed: boolean }> {
-    if (since !== undefined) {
-      const missed = await this.history.since(room, since);
-      if (missed.complete) return { entries: missed.entries, resumed: true };
-    }
-    return { entries: await this.history.recent(room, HISTORY_SIZE), resumed: false };
-  }
-
-  /** Names the connection, joins its room, welcomes it and tells the others. */
-  #enter(conn: Connection<ChatUser>, { entries, resumed }: { entries: HistoryEntry[]; resumed: boolean }): void {
-    if (conn.readyState !== 1) return; // it left while the history was read
+  /** Names the connection, welcomes it with its catch-up and tells the others. */
+  #enter(conn: Connection<ChatUser>, { complete, entries, position }: CatchUp): void {
     const user = conn.userData;
     user.username = this.#guestName(user.room);
-    conn.join(user.room);
+    const userCount = this.#addMember(user.room, conn);
     user.announced = true;
-    const userCount = this.room(user.room).size;
     conn.sendJson({
       type: "welcome",
       connectionId: conn.id,
@@ -218,7 +222,10 @@ export class ChatController extends WebSocketController<ChatUser> {
       users: this.#users(user.room),
       timestamp: now(),
       history: entries.map((entry) => JSON.parse(entry.data as string) as ChatMessage),
-      resumed,
+      // false: `history` is the room's latest, not what followed `since` (none given, another
+      // epoch, or a gap): the page then replaces what it shows rather than adding to it.
+      resumed: complete,
+      epoch: position.epoch,
     });
     this.broadcastJson(
       { type: "user_joined", connectionId: conn.id, username: user.username, userCount, timestamp: now() },
@@ -237,7 +244,7 @@ export class ChatController extends WebSocketController<ChatUser> {
 
   // --- Client messages -------------------------------------------------------
 
-  /** `{"type":"chat","text"}`: checked, rate limited, recorded, then sent to the whole room. */
+  /** `{"type":"chat","text"}`: checked, rate limited, then recorded and sent to the whole room. */
   async #chat(conn: Connection<ChatUser>, value: unknown): Promise<void> {
     const text = typeof value === "string" ? value.trim() : "";
     const length = [...text].length; // characters, not UTF-16 units
@@ -254,28 +261,19 @@ export class ChatController extends WebSocketController<ChatUser> {
     await this.#record(conn, text);
   }
 
-  /** Records the message in its room's history, then sends it to the room, sender included. */
-  #record(conn: Connection<ChatUser>, text: string): Promise<void> {
+  /**
+   * Records the message in its room's history, then sends it to the room,
+   * sender included; the library keeps recorded messages of a room in order.
+   * The message is built from the position the history gives it, so that it
+   * carries its own id and epoch.
+   */
+  async #record(conn: Connection<ChatUser>, text: string): Promise<void> {
     const { room, username } = conn.userData;
-    return this.#roomOrder.run(room, async () => {
-      // The message is built with the id the history gives it, so that it carries its own id.
-      const entry = await this.history.append(room, ({ id, timestamp }) =>
-        JSON.stringify({ type: "message", id, connectionId: conn.id, username, text, room, timestamp: iso(timestamp) } satisfies ChatMessage)
-      );
-      this.#roomsWithHistory.add(room);
-      this.broadcastText(entry.data as string, { room });
-    });
-  }
-
-  /** Sliding window: at most `messages` accepted in any `windowMs`. */
-  #withinRateLimit(user: ChatUser): boolean {
-    const { messages, windowMs } = this.#rateLimit;
-    const timestamp = Date.now();
-    const sentAt = user.sentAt;
-    while (sentAt.length > 0 && sentAt[0]! <= timestamp - windowMs) sentAt.shift();
-    if (sentAt.length >= messages) return false;
-    sentAt.push(timestamp);
-    return true;
+    await this.broadcastJson(
+      ({ id, epoch, timestamp }) =>
+        ({ type: "message", id, epoch, connectionId: conn.id, username, text, room, timestamp: iso(timestamp) }) satisfies ChatMessage,
+      { room, record: true },
+    );
   }
 
   /** `{"type":"username","username"}`: a valid name nobody else in the room has (ignoring case). */
@@ -304,28 +302,56 @@ export class ChatController extends WebSocketController<ChatUser> {
     this.broadcastJson({ type: "typing", connectionId: conn.id, username }, { room, except: conn });
   }
 
+  /** Sliding window: at most `messages` accepted in any `windowMs`. */
+  #withinRateLimit(user: ChatUser): boolean {
+    const { messages, windowMs } = this.#rateLimit;
+    const timestamp = Date.now();
+    const sentAt = user.sentAt;
+    while (sentAt.length > 0 && sentAt[0]! <= timestamp - windowMs) sentAt.shift();
+    if (sentAt.length >= messages) return false;
+    sentAt.push(timestamp);
+    return true;
+  }
+
   #reject(conn: Connection<ChatUser>, code: ChatErrorCode, message: string): void {
     conn.sendJson({ type: "error", code, message });
   }
 
   // --- Rooms -----------------------------------------------------------------
 
+  /** Adds an announced user to its room; returns the room's new user count. */
+  #addMember(room: string, conn: Connection<ChatUser>): number {
+    let members = this.#members.get(room);
+    if (!members) this.#members.set(room, (members = new Set()));
+    members.add(conn);
+    return members.size;
+  }
+
+  /** Removes a user from its room; returns the room's new user count. */
+  #removeMember(room: string, conn: Connection<ChatUser>): number {
+    const members = this.#members.get(room);
+    if (!members) return 0;
+    members.delete(conn);
+    if (members.size === 0) this.#members.delete(room);
+    return members.size;
+  }
+
   #isTaken(room: string, username: string, except?: Connection<ChatUser>): boolean {
     const wanted = username.toLowerCase();
-    for (const member of this.room(room)) {
+    for (const member of this.#members.get(room) ?? []) {
       if (member !== except && member.userData.username.toLowerCase() === wanted) return true;
     }
     return false;
   }
 
   #users(room: string): { connectionId: string; username: string }[] {
-    return [...this.room(room)].map((member) => ({ connectionId: member.id, username: member.userData.username }));
+    return [...this.#members.get(room) ?? []].map((member) => ({ connectionId: member.id, username: member.userData.username }));
   }
 
   /** Who is in each room that has someone in it. */
   occupancy(): Record<string, RoomOccupancy> {
     const rooms: Record<string, RoomOccupancy> = {};
-    for (const [name, members] of this.rooms) {
+    for (const [name, members] of this.#members) {
       rooms[name] = { users: members.size, usernames: [...members].map((member) => member.userData.username) };
     }
     return rooms;
@@ -334,8 +360,8 @@ export class ChatController extends WebSocketController<ChatUser> {
   /** The numbers of `GET /chat/stats`: every room with users or history. */
   async chatStats(): Promise<ChatStats> {
     const rooms: ChatStats["rooms"] = {};
-    for (const name of new Set([...this.rooms.keys(), ...this.#roomsWithHistory])) {
-      rooms[name] = { users: this.room(name).size, messagesInHistory: await this.history.count(name) };
+    for (const name of new Set([...this.#members.keys(), ...await this.history.rooms()])) {
+      rooms[name] = { users: this.#members.get(name)?.size ?? 0, messagesInHistory: await this.history.count(name) };
     }
     return {
       activeConnections: this.connections.size,
@@ -418,35 +444,9 @@ export async function startChat(options: StartChatOptions = {}): Promise<Running
 
 // --- Helpers -------------------------------------------------------------------------
 
-/**
- * Runs async tasks one after another per key (here: per room), so that one
- * task's awaits never let another task of the same key in between.
- */
-class KeyedQueue {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const result = (this.#tails.get(key) ?? Promise.resolve()).then(task);
-    const tail = result.then(noop, noop);
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key); // nothing queued behind it
-    });
-    return result;
-  }
-}
-
-function noop(): void {}
-
 /** `/chat` is the default room; `/chat/<room>` names one; anything else names none. */
 function roomOf(request: UpgradeRequest): string | undefined {
   return request.params.room ?? (request.path === "/chat" ? DEFAULT_ROOM : undefined);
-}
-
-/** `?since=<id>`: a history id, or undefined when absent or not a number (the client then gets the latest). */
-function parseSince(value: string | null): number | undefined {
-  if (value === null || !/^\d{1,15}$/.test(value)) return undefined;
-  return Number(value);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
