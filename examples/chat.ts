@@ -28,6 +28,7 @@ import {
   type Position,
   serve,
   type Server,
+  type ShutdownOptions,
   type UpgradeRequest,
   type UpgradeResult,
   WebSocketController,
@@ -48,8 +49,21 @@ const HISTORY_SIZE = 100;
 /** Largest WebSocket message accepted; the library closes bigger ones with 1009. */
 const MAX_MESSAGE_BYTES = 10 * 1024;
 
-/** Chat messages one connection may send in any window of `windowMs`. */
-const DEFAULT_RATE_LIMIT: RateLimit = { messages: 20, windowMs: 10_000 };
+/**
+ * What one connection may send of each kind. Every kind is limited because
+ * every kind is sent on to the whole room: unlimited renames or typing
+ * notices let one client make the server send to every member at its own
+ * rate. The page renames once per connection and sends a typing notice at
+ * most every 2 s, far below these.
+ */
+const DEFAULT_LIMITS: Readonly<Record<ChatMessageKind, RateLimit>> = {
+  chat: { messages: 20, windowMs: 10_000 },
+  username: { messages: 5, windowMs: 10_000 },
+  typing: { messages: 10, windowMs: 10_000 },
+};
+/** Milliseconds between two `rooms_update`s to the lobby. */
+const DEFAULT_LOBBY_INTERVAL = 1_000;
+const MESSAGE_KINDS: readonly ChatMessageKind[] = ["chat", "username", "typing"];
 
 // --- The protocol ------------------------------------------------------------
 
@@ -81,16 +95,29 @@ export type ChatErrorCode =
   | "username_taken"
   | "binary_not_supported";
 
-/** How many chat messages one connection may send: `messages` in any `windowMs` (sliding). */
+/** The kinds of message a client sends (`type`), each with its own rate limits. */
+export type ChatMessageKind = "chat" | "username" | "typing";
+
+/** A sliding-window rate limit: at most `messages` accepted in any `windowMs`. */
 export interface RateLimit {
   messages: number;
   windowMs: number;
 }
 
-/** Options of {@linkcode ChatController}. */
+/** A {@linkcode RateLimit} per message kind; a kind left out keeps its default. */
+export type RateLimits = Partial<Record<ChatMessageKind, RateLimit>>;
+
+/** Options of {@linkcode ChatController}; every field has a default. */
 export interface ChatOptions {
-  /** Default: 20 messages in any 10 s. */
+  /** Chat messages per connection: the same as `limits.chat`, which wins when both are given. Default 20 in any 10 s. */
   rateLimit?: RateLimit;
+  /**
+   * Per connection, for each kind. Defaults: `chat` 20, `username` 5 and
+   * `typing` 10, each in any 10 s.
+   */
+  limits?: RateLimits;
+  /** Milliseconds between two `rooms_update`s to the lobby: changes in between go out as one. Default 1 000. */
+  lobbyInterval?: number;
   /** Where messages are kept: by default in memory, the newest 100 per room. */
   history?: History;
 }
@@ -116,11 +143,92 @@ interface ChatUser {
   username: string;
   /** The `?since=<id>&epoch=<epoch>` of the upgrade: the last message the client saw. */
   since: Position | number | undefined;
-  /** When this connection's recent chat messages were accepted, oldest first, for the rate limit. */
-  sentAt: number[];
+  /** This connection's own rate limits, one window per kind. */
+  windows: Record<ChatMessageKind, SlidingWindow>;
   /** Whether the room was told this user joined, so that leaving is announced only then. */
   announced: boolean;
 }
+
+// --- Rate limits -------------------------------------------------------------
+
+/**
+ * An exact sliding-window limit. It keeps the times of the last `messages`
+ * it accepted, in a ring: one more fits when fewer than `messages` were
+ * accepted, or when the oldest of them has left the window. So a check is
+ * O(1) and the memory is `messages` numbers.
+ */
+export class SlidingWindow {
+  readonly #messages: number;
+  readonly #windowMs: number;
+  readonly #times: number[] = [];
+  /** Where the oldest time is once the ring is full. */
+  #oldest = 0;
+
+  /** An empty window for this limit. */
+  constructor({ messages, windowMs }: RateLimit) {
+    this.#messages = messages;
+    this.#windowMs = windowMs;
+  }
+
+  /** Whether one more message would be accepted at `now` (milliseconds). */
+  allows(now: number): boolean {
+    if (this.#times.length < this.#messages) return true;
+    if (this.#messages === 0) return false;
+    return this.#times[this.#oldest]! <= now - this.#windowMs;
+  }
+
+  /** Counts one accepted message at `now`; call it only after {@linkcode allows} said yes. */
+  take(now: number): void {
+    if (this.#times.length < this.#messages) {
+      this.#times.push(now);
+      return;
+    }
+    this.#times[this.#oldest] = now;
+    this.#oldest = (this.#oldest + 1) % this.#messages;
+  }
+}
+
+/** One sliding window per message kind. */
+function newWindows(limits: Readonly<Record<ChatMessageKind, RateLimit>>): Record<ChatMessageKind, SlidingWindow> {
+  return { chat: new SlidingWindow(limits.chat), username: new SlidingWindow(limits.username), typing: new SlidingWindow(limits.typing) };
+}
+
+/** The limits in force: the defaults, replaced kind by kind by those given; a RangeError for a bad one. */
+function resolveLimits(
+  option: string,
+  given: RateLimits | undefined,
+  defaults: Readonly<Record<ChatMessageKind, RateLimit>>,
+): Record<ChatMessageKind, RateLimit> {
+  const limits = { ...defaults };
+  for (const kind of MESSAGE_KINDS) {
+    const limit = given?.[kind];
+    if (limit === undefined) continue;
+    const { messages, windowMs } = limit;
+    if (!Number.isInteger(messages) || messages < 0 || !(windowMs > 0 && Number.isFinite(windowMs))) {
+      throw new RangeError(
+        `Cannot create chat as '${option}.${kind}' must have a whole 'messages' of 0 or more and a finite 'windowMs' above 0: current value is ${JSON.stringify(limit)}`,
+      );
+    }
+    limits[kind] = { messages, windowMs };
+  }
+  return limits;
+}
+
+/** A whole or finite number of at least `min`, or its default; a RangeError otherwise. */
+function checkedNumber(option: string, value: number | undefined, fallback: number, min: number, integer: boolean): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`Cannot create chat as '${option}' must be a ${integer ? "whole" : "finite"} number of at least ${min}: current value is ${value}`);
+  }
+  return value;
+}
+
+/** What each kind is called in a `rate_limited` error. */
+const KIND_WORDS: Readonly<Record<ChatMessageKind, { action: string; noun: string }>> = {
+  chat: { action: "send message", noun: "messages" },
+  username: { action: "change username", noun: "renames" },
+  typing: { action: "send typing", noun: "typing notices" },
+};
 
 // --- The chat ----------------------------------------------------------------
 
@@ -130,8 +238,8 @@ interface ChatUser {
  */
 export class ChatController extends WebSocketController<ChatUser> {
   /** The `/lobby` endpoint: who is in which room. */
-  readonly lobby: LobbyController = new LobbyController(this);
-  readonly #rateLimit: RateLimit;
+  readonly lobby: LobbyController;
+  readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
   /**
    * The users of each room as the chat announced them: from their welcome to
    * their `user_left`. The library's own room membership starts a moment
@@ -140,9 +248,13 @@ export class ChatController extends WebSocketController<ChatUser> {
    */
   readonly #members = new Map<string, Set<Connection<ChatUser>>>();
 
+  /** Creates the chat; see {@linkcode ChatOptions} for the defaults. A RangeError for a bad limit. */
   constructor(options: ChatOptions = {}) {
     super({ maxMessageSize: MAX_MESSAGE_BYTES, historySize: HISTORY_SIZE, history: options.history });
-    this.#rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+    const perConnection = { ...options.limits, chat: options.limits?.chat ?? options.rateLimit };
+    this.#limits = resolveLimits("limits", perConnection, DEFAULT_LIMITS);
+    const lobbyInterval = checkedNumber("lobbyInterval", options.lobbyInterval, DEFAULT_LOBBY_INTERVAL, 0, false);
+    this.lobby = new LobbyController(this, lobbyInterval);
   }
 
   // --- Hooks ---------------------------------------------------------------
@@ -154,7 +266,7 @@ export class ChatController extends WebSocketController<ChatUser> {
     }
     // A bare ?since=<id> (an older page) means the room's current epoch.
     const since = parsePosition(request.query.get("since"), request.query.get("epoch"));
-    return { userData: { room, username: "", since, sentAt: [], announced: false } };
+    return { userData: { room, username: "", since, windows: newWindows(this.#limits), announced: false } };
   }
 
   override async onConnect(conn: Connection<ChatUser>): Promise<void> {
@@ -254,10 +366,7 @@ export class ChatController extends WebSocketController<ChatUser> {
     if (length > MAX_TEXT_LENGTH) {
       return this.#reject(conn, "text_too_long", `Cannot send message as 'text' must be at most ${MAX_TEXT_LENGTH} characters: current length is ${length}`);
     }
-    if (!this.#withinRateLimit(conn.userData)) {
-      const { messages, windowMs } = this.#rateLimit;
-      return this.#reject(conn, "rate_limited", `Cannot send message as the limit is ${messages} messages in ${windowMs / 1000} s: wait a little`);
-    }
+    if (!this.#allow(conn, "chat", true)) return;
     await this.#record(conn, text);
   }
 
@@ -284,6 +393,8 @@ export class ChatController extends WebSocketController<ChatUser> {
     }
     const user = conn.userData;
     if (username === user.username) return;
+    // Limited before the name is looked up in the room, which costs a pass over its members.
+    if (!this.#allow(conn, "username", true)) return;
     if (this.#isTaken(user.room, username, conn)) {
       return this.#reject(conn, "username_taken", `Cannot change username as '${username}' is taken in this room`);
     }
@@ -296,21 +407,35 @@ export class ChatController extends WebSocketController<ChatUser> {
     this.lobby.announce();
   }
 
-  /** `{"type":"typing"}`: passed on to the others in the room. */
+  /**
+   * `{"type":"typing"}`: passed on to the others in the room. Past the limit
+   * it is dropped without a reply: a typing notice is a hint that the next
+   * one replaces, and the page sends them on keystrokes, not on request.
+   */
   #typing(conn: Connection<ChatUser>): void {
+    if (!this.#allow(conn, "typing", false)) return;
     const { room, username } = conn.userData;
     this.broadcastJson({ type: "typing", connectionId: conn.id, username }, { room, except: conn });
   }
 
-  /** Sliding window: at most `messages` accepted in any `windowMs`. */
-  #withinRateLimit(user: ChatUser): boolean {
-    const { messages, windowMs } = this.#rateLimit;
-    const timestamp = Date.now();
-    const sentAt = user.sentAt;
-    while (sentAt.length > 0 && sentAt[0]! <= timestamp - windowMs) sentAt.shift();
-    if (sentAt.length >= messages) return false;
-    sentAt.push(timestamp);
-    return true;
+  /**
+   * Whether the connection may send one more message of this kind now, and
+   * if so counts it. When refused and `reply` is set, the sender gets a
+   * `rate_limited` error naming the limit.
+   */
+  #allow(conn: Connection<ChatUser>, kind: ChatMessageKind, reply: boolean): boolean {
+    const time = Date.now();
+    const own = conn.userData.windows[kind];
+    if (own.allows(time)) {
+      own.take(time);
+      return true;
+    }
+    if (reply) {
+      const { messages, windowMs } = this.#limits[kind];
+      const { action, noun } = KIND_WORDS[kind];
+      this.#reject(conn, "rate_limited", `Cannot ${action} as the limit is ${messages} ${noun} in ${windowMs / 1000} s: wait a little`);
+    }
+    return false;
   }
 
   #reject(conn: Connection<ChatUser>, code: ChatErrorCode, message: string): void {
@@ -372,26 +497,90 @@ export class ChatController extends WebSocketController<ChatUser> {
   }
 }
 
-/** `/lobby`: which rooms have whom, sent on connect and after every join, leave and rename. */
+/**
+ * `/lobby`: which rooms have whom, sent on connect and after joins, leaves
+ * and renames. Those updates are coalesced: the first change after a quiet
+ * interval goes out at once, later ones within the interval go out together
+ * at its end, so every lobby client sees the final state and one busy room
+ * cannot make the lobby resend every room's user list per change.
+ */
 export class LobbyController extends WebSocketController {
   readonly #chat: ChatController;
+  readonly #updates: Coalescer;
+  #stopped = false;
 
-  constructor(chat: ChatController) {
+  /** The lobby of `chat`, with at most one `rooms_update` per `interval` ms. */
+  constructor(chat: ChatController, interval: number = DEFAULT_LOBBY_INTERVAL) {
     super({ maxMessageSize: 1024 }); // lobby clients only listen
     this.#chat = chat;
+    this.#updates = new Coalescer(interval, () => this.#sendUpdate());
   }
 
   override onConnect(conn: Connection): void {
     conn.sendJson(this.#roomsUpdate());
   }
 
-  /** Sends the current rooms to every lobby client. */
+  /** Something the lobby shows changed: every lobby client hears of it within the interval. */
   announce(): void {
+    if (!this.#stopped && this.connections.size > 0) this.#updates.request();
+  }
+
+  /** Stops the coalesced updates too, so that no timer outlives the server. */
+  override shutdown(options?: ShutdownOptions): Promise<void> {
+    this.#stopped = true;
+    this.#updates.cancel();
+    return super.shutdown(options);
+  }
+
+  #sendUpdate(): void {
     if (this.connections.size > 0) this.broadcastJson(this.#roomsUpdate());
   }
 
   #roomsUpdate(): { type: "rooms_update"; rooms: Record<string, RoomOccupancy>; timestamp: string } {
     return { type: "rooms_update", rooms: this.#chat.occupancy(), timestamp: now() };
+  }
+}
+
+/**
+ * Runs `run` at most once per `interval` ms however often it is requested:
+ * a request while idle runs it at once; requests in the interval after a run
+ * make one more run at the end of the interval, which then reflects all of them.
+ */
+class Coalescer {
+  readonly #interval: number;
+  readonly #run: () => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pending = false;
+
+  constructor(interval: number, run: () => void) {
+    this.#interval = interval;
+    this.#run = run;
+  }
+
+  request(): void {
+    if (this.#timer !== undefined) {
+      this.#pending = true;
+      return;
+    }
+    this.#runNow();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = false;
+  }
+
+  #runNow(): void {
+    this.#timer = setTimeout(() => this.#intervalEnded(), this.#interval);
+    this.#run();
+  }
+
+  #intervalEnded(): void {
+    this.#timer = undefined;
+    if (!this.#pending) return;
+    this.#pending = false;
+    this.#runNow();
   }
 }
 

@@ -122,5 +122,7 @@ export async function fill(client: ChatClient, count: number, prefix = "m"): Pro
   return received;
 }
 
-/** A chat rate limit out of the way, for tests about something else. */
-export const MANY: StartChatOptions = { rateLimit: { messages: 10_000, windowMs: 1_000 } };
+const LOTS = { messages: 10_000, windowMs: 1_000 };
+
+/** Rate limits out of the way, for tests about something else: every kind, per connection. */
+export const MANY: StartChatOptions = { limits: { chat: LOTS, username: LOTS, typing: LOTS } };
