@@ -61,6 +61,18 @@ const DEFAULT_LIMITS: Readonly<Record<ChatMessageKind, RateLimit>> = {
   username: { messages: 5, windowMs: 10_000 },
   typing: { messages: 10, windowMs: 10_000 },
 };
+/**
+ * What one client address may send of each kind over all its connections,
+ * so that reconnecting does not start a fresh budget. Room for about three
+ * busy tabs (or people behind one NAT) at once.
+ */
+const DEFAULT_ADDRESS_LIMITS: Readonly<Record<ChatMessageKind, RateLimit>> = {
+  chat: { messages: 60, windowMs: 10_000 },
+  username: { messages: 20, windowMs: 10_000 },
+  typing: { messages: 30, windowMs: 10_000 },
+};
+/** Addresses whose budgets are kept at once (about 1 KiB each with the default limits). */
+const DEFAULT_MAX_ADDRESSES = 10_000;
 /** Milliseconds between two `rooms_update`s to the lobby. */
 const DEFAULT_LOBBY_INTERVAL = 1_000;
 const MESSAGE_KINDS: readonly ChatMessageKind[] = ["chat", "username", "typing"];
@@ -116,6 +128,18 @@ export interface ChatOptions {
    * `typing` 10, each in any 10 s.
    */
   limits?: RateLimits;
+  /**
+   * Per client address (`conn.remoteAddress`) over all of its connections,
+   * for each kind. Defaults: `chat` 60, `username` 20 and `typing` 30, each
+   * in any 10 s. Behind a reverse proxy every client has the proxy's address
+   * and so shares one budget: raise these there.
+   */
+  addressLimits?: RateLimits;
+  /**
+   * Addresses whose budgets are kept at once; past it the one least recently
+   * heard from is forgotten (and starts afresh). Default 10 000.
+   */
+  maxAddresses?: number;
   /** Milliseconds between two `rooms_update`s to the lobby: changes in between go out as one. Default 1 000. */
   lobbyInterval?: number;
   /** Where messages are kept: by default in memory, the newest 100 per room. */
@@ -193,6 +217,52 @@ function newWindows(limits: Readonly<Record<ChatMessageKind, RateLimit>>): Recor
   return { chat: new SlidingWindow(limits.chat), username: new SlidingWindow(limits.username), typing: new SlidingWindow(limits.typing) };
 }
 
+/**
+ * Rate-limit windows per client address, shared by all of its connections.
+ * Bounded in memory: an address not heard from for the longest window is
+ * forgotten (its windows are empty by then, so nothing is lost), and past
+ * `maxAddresses` the one heard from least recently is forgotten early.
+ */
+export class AddressBudgets {
+  readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
+  readonly #maxAddresses: number;
+  /** After this long without a message an address's windows are all empty. */
+  readonly #idleMs: number;
+  /** Windows by address, in the order they were last used: the first is the stalest. */
+  readonly #byAddress = new Map<string, { windows: Record<ChatMessageKind, SlidingWindow>; usedAt: number }>();
+
+  /** No address kept yet; each one gets a window per kind of these `limits`. */
+  constructor(limits: Readonly<Record<ChatMessageKind, RateLimit>>, maxAddresses: number) {
+    this.#limits = limits;
+    this.#maxAddresses = maxAddresses;
+    this.#idleMs = Math.max(...MESSAGE_KINDS.map((kind) => limits[kind].windowMs));
+  }
+
+  /** Addresses kept now. */
+  get size(): number {
+    return this.#byAddress.size;
+  }
+
+  /** The windows of `address` at `now` (milliseconds), new ones if it was not kept. */
+  windowsOf(address: string, now: number): Record<ChatMessageKind, SlidingWindow> {
+    this.#forgetStale(now);
+    let budget = this.#byAddress.get(address);
+    if (budget) this.#byAddress.delete(address); // re-inserted below: the Map's order is the order of use
+    else budget = { windows: newWindows(this.#limits), usedAt: now };
+    budget.usedAt = now;
+    this.#byAddress.set(address, budget);
+    if (this.#byAddress.size > this.#maxAddresses) this.#byAddress.delete(this.#byAddress.keys().next().value!);
+    return budget.windows;
+  }
+
+  #forgetStale(now: number): void {
+    for (const [address, { usedAt }] of this.#byAddress) {
+      if (now - usedAt < this.#idleMs) break; // the rest were used later
+      this.#byAddress.delete(address);
+    }
+  }
+}
+
 /** The limits in force: the defaults, replaced kind by kind by those given; a RangeError for a bad one. */
 function resolveLimits(
   option: string,
@@ -240,6 +310,8 @@ export class ChatController extends WebSocketController<ChatUser> {
   /** The `/lobby` endpoint: who is in which room. */
   readonly lobby: LobbyController;
   readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
+  readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
+  readonly #addresses: AddressBudgets;
   /**
    * The users of each room as the chat announced them: from their welcome to
    * their `user_left`. The library's own room membership starts a moment
@@ -253,8 +325,16 @@ export class ChatController extends WebSocketController<ChatUser> {
     super({ maxMessageSize: MAX_MESSAGE_BYTES, historySize: HISTORY_SIZE, history: options.history });
     const perConnection = { ...options.limits, chat: options.limits?.chat ?? options.rateLimit };
     this.#limits = resolveLimits("limits", perConnection, DEFAULT_LIMITS);
+    this.#addressLimits = resolveLimits("addressLimits", options.addressLimits, DEFAULT_ADDRESS_LIMITS);
+    const maxAddresses = checkedNumber("maxAddresses", options.maxAddresses, DEFAULT_MAX_ADDRESSES, 1, true);
+    this.#addresses = new AddressBudgets(this.#addressLimits, maxAddresses);
     const lobbyInterval = checkedNumber("lobbyInterval", options.lobbyInterval, DEFAULT_LOBBY_INTERVAL, 0, false);
     this.lobby = new LobbyController(this, lobbyInterval);
+  }
+
+  /** Client addresses whose rate limits are kept now (bounded by `maxAddresses`). */
+  get trackedAddresses(): number {
+    return this.#addresses.size;
   }
 
   // --- Hooks ---------------------------------------------------------------
@@ -419,21 +499,25 @@ export class ChatController extends WebSocketController<ChatUser> {
   }
 
   /**
-   * Whether the connection may send one more message of this kind now, and
-   * if so counts it. When refused and `reply` is set, the sender gets a
-   * `rate_limited` error naming the limit.
+   * Whether the connection may send one more message of this kind now: both
+   * its own window and its address's must have room, and only then is it
+   * counted in both. When refused and `reply` is set, the sender gets a
+   * `rate_limited` error naming the limit that refused it.
    */
   #allow(conn: Connection<ChatUser>, kind: ChatMessageKind, reply: boolean): boolean {
     const time = Date.now();
     const own = conn.userData.windows[kind];
-    if (own.allows(time)) {
+    const shared = this.#addresses.windowsOf(conn.remoteAddress, time)[kind];
+    const refusedBy = !own.allows(time) ? "" : !shared.allows(time) ? " per address" : undefined;
+    if (refusedBy === undefined) {
       own.take(time);
+      shared.take(time);
       return true;
     }
     if (reply) {
-      const { messages, windowMs } = this.#limits[kind];
+      const { messages, windowMs } = refusedBy === "" ? this.#limits[kind] : this.#addressLimits[kind];
       const { action, noun } = KIND_WORDS[kind];
-      this.#reject(conn, "rate_limited", `Cannot ${action} as the limit is ${messages} ${noun} in ${windowMs / 1000} s: wait a little`);
+      this.#reject(conn, "rate_limited", `Cannot ${action} as the limit is ${messages} ${noun} in ${windowMs / 1000} s${refusedBy}: wait a little`);
     }
     return false;
   }

@@ -1,15 +1,18 @@
 /**
  * The chat example against abuse from outside: every message kind has its
- * own limit per connection, and the lobby's updates are coalesced, so that
- * one client cannot make the server send to a whole room at its own rate,
- * and the others keep being served. A real server through this runtime's
- * adapter, real RFC 6455 clients, all from 127.0.0.1.
+ * own limit per connection and per client address, and the lobby's updates
+ * are coalesced, so that one client can neither make the server send to a
+ * whole room at its own rate nor get a fresh budget by reconnecting, and the
+ * others keep being served. A real server through this runtime's adapter,
+ * real RFC 6455 clients, all from 127.0.0.1.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ChatController, type RateLimit } from "../examples/chat.ts";
-import { type ChatClient, type Json, MANY, start } from "./helpers/chat-client.ts";
+import { AddressBudgets, ChatController, type RateLimit } from "../examples/chat.ts";
+import { type ChatClient, fill, type Json, MANY, start } from "./helpers/chat-client.ts";
 import { within } from "./helpers/server.ts";
+
+const LOTS: RateLimit = { messages: 10_000, windowMs: 1_000 };
 
 /** Reads `client`'s messages until one passes `done`; returns all of them, that one last. */
 async function readUntil(client: ChatClient, done: (message: Json) => boolean, max = 10_000): Promise<Json[]> {
@@ -33,6 +36,7 @@ describe("chat example: limits on every kind of message", () => {
     const two: RateLimit = { messages: 2, windowMs: 10_000 };
     const chat = await start(t, {
       limits: { chat: { messages: 3, windowMs: 10_000 }, username: two, typing: two },
+      addressLimits: { chat: LOTS, username: LOTS, typing: LOTS },
     });
     const a = await chat.join("/chat/kinds");
     const b = await chat.join("/chat/kinds");
@@ -69,6 +73,8 @@ describe("chat example: limits on every kind of message", () => {
       ["limits.typing", () => new ChatController({ limits: { typing: { messages: -1, windowMs: 1_000 } } })],
       ["limits.chat", () => new ChatController({ rateLimit: { messages: 1.5, windowMs: 1_000 } })],
       ["limits.username", () => new ChatController({ limits: { username: { messages: 1, windowMs: 0 } } })],
+      ["addressLimits.username", () => new ChatController({ addressLimits: { username: { messages: 1, windowMs: 0 } } })],
+      ["maxAddresses", () => new ChatController({ maxAddresses: 0 })],
       ["lobbyInterval", () => new ChatController({ lobbyInterval: Number.NaN })],
     ];
     for (const [option, create] of bad) assert.throws(create, (error: Error) => error instanceof RangeError && error.message.includes(`'${option}`), option);
@@ -136,5 +142,70 @@ describe("chat example: limits on every kind of message", () => {
     assert.deepEqual(second.rooms.names.usernames, ["Name 9"], "the update at the end of the interval has the final state");
     await assert.rejects(lobby.ws.nextMessage(interval * 2), /no message within/, "and nothing more once it is quiet");
     await Promise.all([a.close(), lobby.close()]);
+  });
+});
+
+describe("chat example: limits per client address", () => {
+  test("short connections from one address share its budget: reconnecting does not refill it", async (t) => {
+    const chat = await start(t); // default: 20 messages per connection, 60 per address, in 10 s
+    const text = "x".repeat(1_000);
+    let stored = 0;
+    let limited = 0;
+    for (let connection = 0; connection < 10; connection++) {
+      const client = await chat.join("/chat/churn");
+      for (let i = 0; i < 20; i++) client.say(text);
+      for (let i = 0; i < 20; i++) {
+        const reply = await client.next();
+        if (reply.type === "message") stored++;
+        else if (reply.type === "error" && reply.code === "rate_limited") limited++;
+        else i--; // a join or leave of another connection
+        if (reply.type === "error" && connection >= 3) assert.match(reply.message, /60 messages in 10 s per address/);
+      }
+      await client.close();
+    }
+    assert.equal(stored, 60, "the address's budget, not 10 connections × 20");
+    assert.equal(limited, 140);
+    assert.equal(await chat.chat.history.count("churn"), 60);
+    assert.equal(chat.chat.trackedAddresses, 1, "one address: 127.0.0.1");
+  });
+
+  test("the budget of an address is shared by its open connections too, and other kinds have their own", async (t) => {
+    const chat = await start(t, { limits: { chat: LOTS }, addressLimits: { chat: { messages: 4, windowMs: 10_000 } } });
+    const a = await chat.join("/chat/shared");
+    const b = await chat.join("/chat/shared");
+    await a.expect("user_joined");
+    await fill(a, 3);
+    b.say("fourth");
+    b.say("fifth");
+    await readUntil(b, (m) => m.type === "message" && m.text === "fourth"); // after a's three
+    assert.match((await b.error("rate_limited")).message, /4 messages in 10 s per address/);
+    b.send({ type: "username", username: "Still Fine" });
+    assert.equal((await b.expect("username_changed")).username, "Still Fine");
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test("the per-address state is bounded: at most maxAddresses are kept, and an address quiet for the longest window is forgotten", () => {
+    const limits = { chat: { messages: 2, windowMs: 1_000 }, username: { messages: 1, windowMs: 500 }, typing: { messages: 1, windowMs: 100 } };
+    const budgets = new AddressBudgets(limits, 3);
+    const spend = (address: string, now: number) => {
+      const chat = budgets.windowsOf(address, now).chat;
+      while (chat.allows(now)) chat.take(now);
+    };
+    spend("10.0.0.1", 0);
+    assert.equal(budgets.windowsOf("10.0.0.1", 999).chat.allows(999), false, "spent within the window");
+    assert.equal(budgets.windowsOf("10.0.0.1", 1_000).chat.allows(1_000), true, "free again once the window has passed");
+
+    for (const [i, address] of ["a", "b", "c", "d", "e"].entries()) spend(address, 2_000 + i);
+    assert.equal(budgets.size, 3, "never more than maxAddresses");
+    assert.equal(budgets.windowsOf("e", 2_010).chat.allows(2_010), false, "the most recent keep their budgets");
+    assert.equal(budgets.windowsOf("a", 2_010).chat.allows(2_010), true, "the least recently used was forgotten first");
+
+    // 1 s (the longest window) after they were last used, every window is empty: forgotten.
+    budgets.windowsOf("f", 3_010);
+    assert.equal(budgets.size, 1);
+    // Refused attempts keep an address in use, so a client that keeps trying keeps its count.
+    spend("g", 4_000);
+    for (let now = 4_100; now < 5_000; now += 100) assert.equal(budgets.windowsOf("g", now).chat.allows(now), false, `at ${now}`);
+    assert.equal(budgets.windowsOf("g", 5_000).chat.allows(5_000), true);
   });
 });

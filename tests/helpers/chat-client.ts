@@ -124,5 +124,11 @@ export async function fill(client: ChatClient, count: number, prefix = "m"): Pro
 
 const LOTS = { messages: 10_000, windowMs: 1_000 };
 
-/** Rate limits out of the way, for tests about something else: every kind, per connection. */
-export const MANY: StartChatOptions = { limits: { chat: LOTS, username: LOTS, typing: LOTS } };
+/**
+ * Rate limits out of the way, for tests about something else: every kind,
+ * per connection and per address (all test clients share 127.0.0.1).
+ */
+export const MANY: StartChatOptions = {
+  limits: { chat: LOTS, username: LOTS, typing: LOTS },
+  addressLimits: { chat: LOTS, username: LOTS, typing: LOTS },
+};
