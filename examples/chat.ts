@@ -19,12 +19,16 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { Hono } from "hono";
 import {
+  type CatchUp,
+  CloseCode,
   type Connection,
   currentRuntime,
   type History,
-  type HistoryEntry,
+  parsePosition,
+  type Position,
   serve,
   type Server,
+  type ShutdownOptions,
   type UpgradeRequest,
   type UpgradeResult,
   WebSocketController,
@@ -44,16 +48,47 @@ const MAX_TEXT_LENGTH = 2000;
 const HISTORY_SIZE = 100;
 /** Largest WebSocket message accepted; the library closes bigger ones with 1009. */
 const MAX_MESSAGE_BYTES = 10 * 1024;
-/** Chat messages one connection may send in any window of `windowMs`. */
-const DEFAULT_RATE_LIMIT: RateLimit = { messages: 20, windowMs: 10_000 };
+
+/**
+ * What one connection may send of each kind. Every kind is limited because
+ * every kind is sent on to the whole room: unlimited renames or typing
+ * notices let one client make the server send to every member at its own
+ * rate. The page renames once per connection and sends a typing notice at
+ * most every 2 s, far below these.
+ */
+const DEFAULT_LIMITS: Readonly<Record<ChatMessageKind, RateLimit>> = {
+  chat: { messages: 20, windowMs: 10_000 },
+  username: { messages: 5, windowMs: 10_000 },
+  typing: { messages: 10, windowMs: 10_000 },
+};
+/**
+ * What one client address may send of each kind over all its connections,
+ * so that reconnecting does not start a fresh budget. Room for about three
+ * busy tabs (or people behind one NAT) at once.
+ */
+const DEFAULT_ADDRESS_LIMITS: Readonly<Record<ChatMessageKind, RateLimit>> = {
+  chat: { messages: 60, windowMs: 10_000 },
+  username: { messages: 20, windowMs: 10_000 },
+  typing: { messages: 30, windowMs: 10_000 },
+};
+/** Addresses whose budgets are kept at once (about 1 KiB each with the default limits). */
+const DEFAULT_MAX_ADDRESSES = 10_000;
+/** Milliseconds between two `rooms_update`s to the lobby. */
+const DEFAULT_LOBBY_INTERVAL = 1_000;
+const MESSAGE_KINDS: readonly ChatMessageKind[] = ["chat", "username", "typing"];
 
 // --- The protocol ------------------------------------------------------------
 
 /** A chat message as the server sends it, in `message` and in `welcome.history`. */
 export interface ChatMessage {
   type: "message";
-  /** The room's history id: a reconnecting client sends the last one it saw as `?since=`. */
+  /** The room's history id; ids increase by one within an epoch. */
   id: number;
+  /**
+   * The history's run of ids the message belongs to. A reconnecting client
+   * sends the last id and epoch it saw as `?since=<id>&epoch=<epoch>`.
+   */
+  epoch: string;
   connectionId: string;
   username: string;
   text: string;
@@ -72,16 +107,41 @@ export type ChatErrorCode =
   | "username_taken"
   | "binary_not_supported";
 
-/** How many chat messages one connection may send: `messages` in any `windowMs` (sliding). */
+/** The kinds of message a client sends (`type`), each with its own rate limits. */
+export type ChatMessageKind = "chat" | "username" | "typing";
+
+/** A sliding-window rate limit: at most `messages` accepted in any `windowMs`. */
 export interface RateLimit {
   messages: number;
   windowMs: number;
 }
 
-/** Options of {@linkcode ChatController}. */
+/** A {@linkcode RateLimit} per message kind; a kind left out keeps its default. */
+export type RateLimits = Partial<Record<ChatMessageKind, RateLimit>>;
+
+/** Options of {@linkcode ChatController}; every field has a default. */
 export interface ChatOptions {
-  /** Default: 20 messages in any 10 s. */
+  /** Chat messages per connection: the same as `limits.chat`, which wins when both are given. Default 20 in any 10 s. */
   rateLimit?: RateLimit;
+  /**
+   * Per connection, for each kind. Defaults: `chat` 20, `username` 5 and
+   * `typing` 10, each in any 10 s.
+   */
+  limits?: RateLimits;
+  /**
+   * Per client address (`conn.remoteAddress`) over all of its connections,
+   * for each kind. Defaults: `chat` 60, `username` 20 and `typing` 30, each
+   * in any 10 s. Behind a reverse proxy every client has the proxy's address
+   * and so shares one budget: raise these there.
+   */
+  addressLimits?: RateLimits;
+  /**
+   * Addresses whose budgets are kept at once; past it the one least recently
+   * heard from is forgotten (and starts afresh). Default 10 000.
+   */
+  maxAddresses?: number;
+  /** Milliseconds between two `rooms_update`s to the lobby: changes in between go out as one. Default 1 000. */
+  lobbyInterval?: number;
   /** Where messages are kept: by default in memory, the newest 100 per room. */
   history?: History;
 }
@@ -105,13 +165,140 @@ export interface ChatStats {
 interface ChatUser {
   room: string;
   username: string;
-  /** The `?since=` of the upgrade: the id of the last message the client saw. */
-  since: number | undefined;
-  /** When this connection's recent chat messages were accepted, oldest first, for the rate limit. */
-  sentAt: number[];
+  /** The `?since=<id>&epoch=<epoch>` of the upgrade: the last message the client saw. */
+  since: Position | number | undefined;
+  /** This connection's own rate limits, one window per kind. */
+  windows: Record<ChatMessageKind, SlidingWindow>;
   /** Whether the room was told this user joined, so that leaving is announced only then. */
   announced: boolean;
 }
+
+// --- Rate limits -------------------------------------------------------------
+
+/**
+ * An exact sliding-window limit. It keeps the times of the last `messages`
+ * it accepted, in a ring: one more fits when fewer than `messages` were
+ * accepted, or when the oldest of them has left the window. So a check is
+ * O(1) and the memory is `messages` numbers.
+ */
+export class SlidingWindow {
+  readonly #messages: number;
+  readonly #windowMs: number;
+  readonly #times: number[] = [];
+  /** Where the oldest time is once the ring is full. */
+  #oldest = 0;
+
+  /** An empty window for this limit. */
+  constructor({ messages, windowMs }: RateLimit) {
+    this.#messages = messages;
+    this.#windowMs = windowMs;
+  }
+
+  /** Whether one more message would be accepted at `now` (milliseconds). */
+  allows(now: number): boolean {
+    if (this.#times.length < this.#messages) return true;
+    if (this.#messages === 0) return false;
+    return this.#times[this.#oldest]! <= now - this.#windowMs;
+  }
+
+  /** Counts one accepted message at `now`; call it only after {@linkcode allows} said yes. */
+  take(now: number): void {
+    if (this.#times.length < this.#messages) {
+      this.#times.push(now);
+      return;
+    }
+    this.#times[this.#oldest] = now;
+    this.#oldest = (this.#oldest + 1) % this.#messages;
+  }
+}
+
+/** One sliding window per message kind. */
+function newWindows(limits: Readonly<Record<ChatMessageKind, RateLimit>>): Record<ChatMessageKind, SlidingWindow> {
+  return { chat: new SlidingWindow(limits.chat), username: new SlidingWindow(limits.username), typing: new SlidingWindow(limits.typing) };
+}
+
+/**
+ * Rate-limit windows per client address, shared by all of its connections.
+ * Bounded in memory: an address not heard from for the longest window is
+ * forgotten (its windows are empty by then, so nothing is lost), and past
+ * `maxAddresses` the one heard from least recently is forgotten early.
+ */
+export class AddressBudgets {
+  readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
+  readonly #maxAddresses: number;
+  /** After this long without a message an address's windows are all empty. */
+  readonly #idleMs: number;
+  /** Windows by address, in the order they were last used: the first is the stalest. */
+  readonly #byAddress = new Map<string, { windows: Record<ChatMessageKind, SlidingWindow>; usedAt: number }>();
+
+  /** No address kept yet; each one gets a window per kind of these `limits`. */
+  constructor(limits: Readonly<Record<ChatMessageKind, RateLimit>>, maxAddresses: number) {
+    this.#limits = limits;
+    this.#maxAddresses = maxAddresses;
+    this.#idleMs = Math.max(...MESSAGE_KINDS.map((kind) => limits[kind].windowMs));
+  }
+
+  /** Addresses kept now. */
+  get size(): number {
+    return this.#byAddress.size;
+  }
+
+  /** The windows of `address` at `now` (milliseconds), new ones if it was not kept. */
+  windowsOf(address: string, now: number): Record<ChatMessageKind, SlidingWindow> {
+    this.#forgetStale(now);
+    let budget = this.#byAddress.get(address);
+    if (budget) this.#byAddress.delete(address); // re-inserted below: the Map's order is the order of use
+    else budget = { windows: newWindows(this.#limits), usedAt: now };
+    budget.usedAt = now;
+    this.#byAddress.set(address, budget);
+    if (this.#byAddress.size > this.#maxAddresses) this.#byAddress.delete(this.#byAddress.keys().next().value!);
+    return budget.windows;
+  }
+
+  #forgetStale(now: number): void {
+    for (const [address, { usedAt }] of this.#byAddress) {
+      if (now - usedAt < this.#idleMs) break; // the rest were used later
+      this.#byAddress.delete(address);
+    }
+  }
+}
+
+/** The limits in force: the defaults, replaced kind by kind by those given; a RangeError for a bad one. */
+function resolveLimits(
+  option: string,
+  given: RateLimits | undefined,
+  defaults: Readonly<Record<ChatMessageKind, RateLimit>>,
+): Record<ChatMessageKind, RateLimit> {
+  const limits = { ...defaults };
+  for (const kind of MESSAGE_KINDS) {
+    const limit = given?.[kind];
+    if (limit === undefined) continue;
+    const { messages, windowMs } = limit;
+    if (!Number.isInteger(messages) || messages < 0 || !(windowMs > 0 && Number.isFinite(windowMs))) {
+      throw new RangeError(
+        `Cannot create chat as '${option}.${kind}' must have a whole 'messages' of 0 or more and a finite 'windowMs' above 0: current value is ${JSON.stringify(limit)}`,
+      );
+    }
+    limits[kind] = { messages, windowMs };
+  }
+  return limits;
+}
+
+/** A whole or finite number of at least `min`, or its default; a RangeError otherwise. */
+function checkedNumber(option: string, value: number | undefined, fallback: number, min: number, integer: boolean): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`Cannot create chat as '${option}' must be a ${integer ? "whole" : "finite"} number of at least ${min}: current value is ${value}`);
+  }
+  return value;
+}
+
+/** What each kind is called in a `rate_limited` error. */
+const KIND_WORDS: Readonly<Record<ChatMessageKind, { action: string; noun: string }>> = {
+  chat: { action: "send message", noun: "messages" },
+  username: { action: "change username", noun: "renames" },
+  typing: { action: "send typing", noun: "typing notices" },
+};
 
 // --- The chat ----------------------------------------------------------------
 
@@ -121,15 +308,33 @@ interface ChatUser {
  */
 export class ChatController extends WebSocketController<ChatUser> {
   /** The `/lobby` endpoint: who is in which room. */
-  readonly lobby: LobbyController = new LobbyController(this);
-  readonly #rateLimit: RateLimit;
-  /** Rooms that have history, for the stats (the history itself has no list of rooms). */
-  readonly #roomsWithHistory = new Set<string>();
-  readonly #roomOrder = new KeyedQueue();
+  readonly lobby: LobbyController;
+  readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
+  readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
+  readonly #addresses: AddressBudgets;
+  /**
+   * The users of each room as the chat announced them: from their welcome to
+   * their `user_left`. The library's own room membership starts a moment
+   * after the welcome (once the catch-up has been delivered), so the user
+   * list, the names taken and the lobby are kept here instead.
+   */
+  readonly #members = new Map<string, Set<Connection<ChatUser>>>();
 
+  /** Creates the chat; see {@linkcode ChatOptions} for the defaults. A RangeError for a bad limit. */
   constructor(options: ChatOptions = {}) {
     super({ maxMessageSize: MAX_MESSAGE_BYTES, historySize: HISTORY_SIZE, history: options.history });
-    this.#rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+    const perConnection = { ...options.limits, chat: options.limits?.chat ?? options.rateLimit };
+    this.#limits = resolveLimits("limits", perConnection, DEFAULT_LIMITS);
+    this.#addressLimits = resolveLimits("addressLimits", options.addressLimits, DEFAULT_ADDRESS_LIMITS);
+    const maxAddresses = checkedNumber("maxAddresses", options.maxAddresses, DEFAULT_MAX_ADDRESSES, 1, true);
+    this.#addresses = new AddressBudgets(this.#addressLimits, maxAddresses);
+    const lobbyInterval = checkedNumber("lobbyInterval", options.lobbyInterval, DEFAULT_LOBBY_INTERVAL, 0, false);
+    this.lobby = new LobbyController(this, lobbyInterval);
+  }
+
+  /** Client addresses whose rate limits are kept now (bounded by `maxAddresses`). */
+  get trackedAddresses(): number {
+    return this.#addresses.size;
   }
 
   // --- Hooks ---------------------------------------------------------------
@@ -139,20 +344,25 @@ export class ChatController extends WebSocketController<ChatUser> {
     if (room === undefined || !ROOM_NAME.test(room)) {
       return new Response("Cannot join room as its name must be 1 to 32 of a-z, 0-9, '-' and '_'\n", { status: 400 });
     }
-    const since = parseSince(request.query.get("since"));
-    return { userData: { room, username: "", since, sentAt: [], announced: false } };
+    // A bare ?since=<id> (an older page) means the room's current epoch.
+    const since = parsePosition(request.query.get("since"), request.query.get("epoch"));
+    return { userData: { room, username: "", since, windows: newWindows(this.#limits), announced: false } };
   }
 
   override async onConnect(conn: Connection<ChatUser>): Promise<void> {
     const { room, since } = conn.userData;
-    // The history is read and the room joined in the room's queue, like each message's
-    // record-then-broadcast, so no message falls in between: each one is either in what was
-    // read or broadcast after the join. The client misses none and gets none twice, even
-    // with a History that really is asynchronous (Redis, a database).
-    await this.#roomOrder.run(room, async () => {
-      const catchUp = await this.#catchUp(room, since);
-      this.#enter(conn, catchUp);
-    });
+    let catchUp: CatchUp;
+    try {
+      // One step: every recorded message of the room is either in the catch-up or delivered
+      // live after this hook, never both, never neither, even with a slow History.
+      catchUp = await conn.join(room, { since, limit: HISTORY_SIZE });
+    } catch (error) {
+      // Without a welcome the page would wait forever; closed, it reconnects with backoff.
+      conn.close(CloseCode.InternalError, "History unavailable");
+      throw error; // on to onError, which logs it
+    }
+    if (conn.readyState !== 1) return; // it left while the history was read
+    this.#enter(conn, catchUp);
   }
 
   override async onTextMessage(conn: Connection<ChatUser>, text: string): Promise<void> {
@@ -182,33 +392,19 @@ export class ChatController extends WebSocketController<ChatUser> {
   override onDisconnect(conn: Connection<ChatUser>): void {
     const { room, username, announced } = conn.userData;
     if (!announced) return;
-    // The connection has already left the room, so the count is the new one.
-    this.broadcastJson(
-      { type: "user_left", connectionId: conn.id, username, userCount: this.room(room).size, timestamp: now() },
-      { room },
-    );
+    const userCount = this.#removeMember(room, conn);
+    this.broadcastJson({ type: "user_left", connectionId: conn.id, username, userCount, timestamp: now() }, { room });
     this.lobby.announce();
   }
 
   // --- Joining -------------------------------------------------------------
 
-  /** What a connecting client gets: what it missed since `since` if that is known, else the room's latest. */
-  async #catchUp(room: string, since: number | undefined): Promise<{ entries: HistoryEntry[]; resumed: boolean }> {
-    if (since !== undefined) {
-      const missed = await this.history.since(room, since);
-      if (missed.complete) return { entries: missed.entries, resumed: true };
-    }
-    return { entries: await this.history.recent(room, HISTORY_SIZE), resumed: false };
-  }
-
-  /** Names the connection, joins its room, welcomes it and tells the others. */
-  #enter(conn: Connection<ChatUser>, { entries, resumed }: { entries: HistoryEntry[]; resumed: boolean }): void {
-    if (conn.readyState !== 1) return; // it left while the history was read
+  /** Names the connection, welcomes it with its catch-up and tells the others. */
+  #enter(conn: Connection<ChatUser>, { complete, entries, position }: CatchUp): void {
     const user = conn.userData;
     user.username = this.#guestName(user.room);
-    conn.join(user.room);
+    const userCount = this.#addMember(user.room, conn);
     user.announced = true;
-    const userCount = this.room(user.room).size;
     conn.sendJson({
       type: "welcome",
       connectionId: conn.id,
@@ -218,7 +414,10 @@ export class ChatController extends WebSocketController<ChatUser> {
       users: this.#users(user.room),
       timestamp: now(),
       history: entries.map((entry) => JSON.parse(entry.data as string) as ChatMessage),
-      resumed,
+      // false: `history` is the room's latest, not what followed `since` (none given, another
+      // epoch, or a gap): the page then replaces what it shows rather than adding to it.
+      resumed: complete,
+      epoch: position.epoch,
     });
     this.broadcastJson(
       { type: "user_joined", connectionId: conn.id, username: user.username, userCount, timestamp: now() },
@@ -237,7 +436,7 @@ export class ChatController extends WebSocketController<ChatUser> {
 
   // --- Client messages -------------------------------------------------------
 
-  /** `{"type":"chat","text"}`: checked, rate limited, recorded, then sent to the whole room. */
+  /** `{"type":"chat","text"}`: checked, rate limited, then recorded and sent to the whole room. */
   async #chat(conn: Connection<ChatUser>, value: unknown): Promise<void> {
     const text = typeof value === "string" ? value.trim() : "";
     const length = [...text].length; // characters, not UTF-16 units
@@ -247,35 +446,23 @@ export class ChatController extends WebSocketController<ChatUser> {
     if (length > MAX_TEXT_LENGTH) {
       return this.#reject(conn, "text_too_long", `Cannot send message as 'text' must be at most ${MAX_TEXT_LENGTH} characters: current length is ${length}`);
     }
-    if (!this.#withinRateLimit(conn.userData)) {
-      const { messages, windowMs } = this.#rateLimit;
-      return this.#reject(conn, "rate_limited", `Cannot send message as the limit is ${messages} messages in ${windowMs / 1000} s: wait a little`);
-    }
+    if (!this.#allow(conn, "chat", true)) return;
     await this.#record(conn, text);
   }
 
-  /** Records the message in its room's history, then sends it to the room, sender included. */
-  #record(conn: Connection<ChatUser>, text: string): Promise<void> {
+  /**
+   * Records the message in its room's history, then sends it to the room,
+   * sender included; the library keeps recorded messages of a room in order.
+   * The message is built from the position the history gives it, so that it
+   * carries its own id and epoch.
+   */
+  async #record(conn: Connection<ChatUser>, text: string): Promise<void> {
     const { room, username } = conn.userData;
-    return this.#roomOrder.run(room, async () => {
-      // The message is built with the id the history gives it, so that it carries its own id.
-      const entry = await this.history.append(room, ({ id, timestamp }) =>
-        JSON.stringify({ type: "message", id, connectionId: conn.id, username, text, room, timestamp: iso(timestamp) } satisfies ChatMessage)
-      );
-      this.#roomsWithHistory.add(room);
-      this.broadcastText(entry.data as string, { room });
-    });
-  }
-
-  /** Sliding window: at most `messages` accepted in any `windowMs`. */
-  #withinRateLimit(user: ChatUser): boolean {
-    const { messages, windowMs } = this.#rateLimit;
-    const timestamp = Date.now();
-    const sentAt = user.sentAt;
-    while (sentAt.length > 0 && sentAt[0]! <= timestamp - windowMs) sentAt.shift();
-    if (sentAt.length >= messages) return false;
-    sentAt.push(timestamp);
-    return true;
+    await this.broadcastJson(
+      ({ id, epoch, timestamp }) =>
+        ({ type: "message", id, epoch, connectionId: conn.id, username, text, room, timestamp: iso(timestamp) }) satisfies ChatMessage,
+      { room, record: true },
+    );
   }
 
   /** `{"type":"username","username"}`: a valid name nobody else in the room has (ignoring case). */
@@ -286,6 +473,8 @@ export class ChatController extends WebSocketController<ChatUser> {
     }
     const user = conn.userData;
     if (username === user.username) return;
+    // Limited before the name is looked up in the room, which costs a pass over its members.
+    if (!this.#allow(conn, "username", true)) return;
     if (this.#isTaken(user.room, username, conn)) {
       return this.#reject(conn, "username_taken", `Cannot change username as '${username}' is taken in this room`);
     }
@@ -298,10 +487,39 @@ export class ChatController extends WebSocketController<ChatUser> {
     this.lobby.announce();
   }
 
-  /** `{"type":"typing"}`: passed on to the others in the room. */
+  /**
+   * `{"type":"typing"}`: passed on to the others in the room. Past the limit
+   * it is dropped without a reply: a typing notice is a hint that the next
+   * one replaces, and the page sends them on keystrokes, not on request.
+   */
   #typing(conn: Connection<ChatUser>): void {
+    if (!this.#allow(conn, "typing", false)) return;
     const { room, username } = conn.userData;
     this.broadcastJson({ type: "typing", connectionId: conn.id, username }, { room, except: conn });
+  }
+
+  /**
+   * Whether the connection may send one more message of this kind now: both
+   * its own window and its address's must have room, and only then is it
+   * counted in both. When refused and `reply` is set, the sender gets a
+   * `rate_limited` error naming the limit that refused it.
+   */
+  #allow(conn: Connection<ChatUser>, kind: ChatMessageKind, reply: boolean): boolean {
+    const time = Date.now();
+    const own = conn.userData.windows[kind];
+    const shared = this.#addresses.windowsOf(conn.remoteAddress, time)[kind];
+    const refusedBy = !own.allows(time) ? "" : !shared.allows(time) ? " per address" : undefined;
+    if (refusedBy === undefined) {
+      own.take(time);
+      shared.take(time);
+      return true;
+    }
+    if (reply) {
+      const { messages, windowMs } = refusedBy === "" ? this.#limits[kind] : this.#addressLimits[kind];
+      const { action, noun } = KIND_WORDS[kind];
+      this.#reject(conn, "rate_limited", `Cannot ${action} as the limit is ${messages} ${noun} in ${windowMs / 1000} s${refusedBy}: wait a little`);
+    }
+    return false;
   }
 
   #reject(conn: Connection<ChatUser>, code: ChatErrorCode, message: string): void {
@@ -310,22 +528,39 @@ export class ChatController extends WebSocketController<ChatUser> {
 
   // --- Rooms -----------------------------------------------------------------
 
+  /** Adds an announced user to its room; returns the room's new user count. */
+  #addMember(room: string, conn: Connection<ChatUser>): number {
+    let members = this.#members.get(room);
+    if (!members) this.#members.set(room, (members = new Set()));
+    members.add(conn);
+    return members.size;
+  }
+
+  /** Removes a user from its room; returns the room's new user count. */
+  #removeMember(room: string, conn: Connection<ChatUser>): number {
+    const members = this.#members.get(room);
+    if (!members) return 0;
+    members.delete(conn);
+    if (members.size === 0) this.#members.delete(room);
+    return members.size;
+  }
+
   #isTaken(room: string, username: string, except?: Connection<ChatUser>): boolean {
     const wanted = username.toLowerCase();
-    for (const member of this.room(room)) {
+    for (const member of this.#members.get(room) ?? []) {
       if (member !== except && member.userData.username.toLowerCase() === wanted) return true;
     }
     return false;
   }
 
   #users(room: string): { connectionId: string; username: string }[] {
-    return [...this.room(room)].map((member) => ({ connectionId: member.id, username: member.userData.username }));
+    return [...this.#members.get(room) ?? []].map((member) => ({ connectionId: member.id, username: member.userData.username }));
   }
 
   /** Who is in each room that has someone in it. */
   occupancy(): Record<string, RoomOccupancy> {
     const rooms: Record<string, RoomOccupancy> = {};
-    for (const [name, members] of this.rooms) {
+    for (const [name, members] of this.#members) {
       rooms[name] = { users: members.size, usernames: [...members].map((member) => member.userData.username) };
     }
     return rooms;
@@ -334,8 +569,8 @@ export class ChatController extends WebSocketController<ChatUser> {
   /** The numbers of `GET /chat/stats`: every room with users or history. */
   async chatStats(): Promise<ChatStats> {
     const rooms: ChatStats["rooms"] = {};
-    for (const name of new Set([...this.rooms.keys(), ...this.#roomsWithHistory])) {
-      rooms[name] = { users: this.room(name).size, messagesInHistory: await this.history.count(name) };
+    for (const name of new Set([...this.#members.keys(), ...await this.history.rooms()])) {
+      rooms[name] = { users: this.#members.get(name)?.size ?? 0, messagesInHistory: await this.history.count(name) };
     }
     return {
       activeConnections: this.connections.size,
@@ -346,26 +581,90 @@ export class ChatController extends WebSocketController<ChatUser> {
   }
 }
 
-/** `/lobby`: which rooms have whom, sent on connect and after every join, leave and rename. */
+/**
+ * `/lobby`: which rooms have whom, sent on connect and after joins, leaves
+ * and renames. Those updates are coalesced: the first change after a quiet
+ * interval goes out at once, later ones within the interval go out together
+ * at its end, so every lobby client sees the final state and one busy room
+ * cannot make the lobby resend every room's user list per change.
+ */
 export class LobbyController extends WebSocketController {
   readonly #chat: ChatController;
+  readonly #updates: Coalescer;
+  #stopped = false;
 
-  constructor(chat: ChatController) {
+  /** The lobby of `chat`, with at most one `rooms_update` per `interval` ms. */
+  constructor(chat: ChatController, interval: number = DEFAULT_LOBBY_INTERVAL) {
     super({ maxMessageSize: 1024 }); // lobby clients only listen
     this.#chat = chat;
+    this.#updates = new Coalescer(interval, () => this.#sendUpdate());
   }
 
   override onConnect(conn: Connection): void {
     conn.sendJson(this.#roomsUpdate());
   }
 
-  /** Sends the current rooms to every lobby client. */
+  /** Something the lobby shows changed: every lobby client hears of it within the interval. */
   announce(): void {
+    if (!this.#stopped && this.connections.size > 0) this.#updates.request();
+  }
+
+  /** Stops the coalesced updates too, so that no timer outlives the server. */
+  override shutdown(options?: ShutdownOptions): Promise<void> {
+    this.#stopped = true;
+    this.#updates.cancel();
+    return super.shutdown(options);
+  }
+
+  #sendUpdate(): void {
     if (this.connections.size > 0) this.broadcastJson(this.#roomsUpdate());
   }
 
   #roomsUpdate(): { type: "rooms_update"; rooms: Record<string, RoomOccupancy>; timestamp: string } {
     return { type: "rooms_update", rooms: this.#chat.occupancy(), timestamp: now() };
+  }
+}
+
+/**
+ * Runs `run` at most once per `interval` ms however often it is requested:
+ * a request while idle runs it at once; requests in the interval after a run
+ * make one more run at the end of the interval, which then reflects all of them.
+ */
+class Coalescer {
+  readonly #interval: number;
+  readonly #run: () => void;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pending = false;
+
+  constructor(interval: number, run: () => void) {
+    this.#interval = interval;
+    this.#run = run;
+  }
+
+  request(): void {
+    if (this.#timer !== undefined) {
+      this.#pending = true;
+      return;
+    }
+    this.#runNow();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = false;
+  }
+
+  #runNow(): void {
+    this.#timer = setTimeout(() => this.#intervalEnded(), this.#interval);
+    this.#run();
+  }
+
+  #intervalEnded(): void {
+    this.#timer = undefined;
+    if (!this.#pending) return;
+    this.#pending = false;
+    this.#runNow();
   }
 }
 
@@ -418,35 +717,9 @@ export async function startChat(options: StartChatOptions = {}): Promise<Running
 
 // --- Helpers -------------------------------------------------------------------------
 
-/**
- * Runs async tasks one after another per key (here: per room), so that one
- * task's awaits never let another task of the same key in between.
- */
-class KeyedQueue {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const result = (this.#tails.get(key) ?? Promise.resolve()).then(task);
-    const tail = result.then(noop, noop);
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key); // nothing queued behind it
-    });
-    return result;
-  }
-}
-
-function noop(): void {}
-
 /** `/chat` is the default room; `/chat/<room>` names one; anything else names none. */
 function roomOf(request: UpgradeRequest): string | undefined {
   return request.params.room ?? (request.path === "/chat" ? DEFAULT_ROOM : undefined);
-}
-
-/** `?since=<id>`: a history id, or undefined when absent or not a number (the client then gets the latest). */
-function parseSince(value: string | null): number | undefined {
-  if (value === null || !/^\d{1,15}$/.test(value)) return undefined;
-  return Number(value);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

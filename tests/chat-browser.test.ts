@@ -2,7 +2,9 @@
  * The chat example's page in headless Chromium (Debian's `chromium`, driven by
  * playwright-core): two pages in one room chat both ways, see each other in the
  * user list and typing; one page's connection is cut while the other talks,
- * and after its automatic reconnect it shows what it missed exactly once.
+ * and after its automatic reconnect it shows what it missed exactly once; cut
+ * again while the room's log starts over (a new epoch), it shows the latest
+ * history in place of what it showed.
  * Saves a screenshot to .test-results/screenshots/chat.png on every run; with
  * UPDATE_SCREENSHOTS=1 it also replaces tests/screenshots/chat.png, which the
  * README shows (so an ordinary test run leaves the work tree clean).
@@ -33,7 +35,7 @@ const noChromium = !existsSync(CHROMIUM) &&
 interface ChatDebug {
   readonly status: string;
   readonly connectionId: string | null;
-  readonly lastWelcome: { resumed: boolean; history: { id: number }[] } | null;
+  readonly lastWelcome: { resumed: boolean; epoch: string; history: { id: number }[] } | null;
   dropConnection(): void;
 }
 
@@ -186,6 +188,33 @@ async function scenario(): Promise<void> {
     await ada.screenshot({ path: partial });
     await rename(partial, SCREENSHOT);
     if (process.env.UPDATE_SCREENSHOTS === "1") await copyFile(SCREENSHOT, README_SCREENSHOT);
+
+    // The room's log starts over while Ada is away, as after a restart or a failover: a new
+    // epoch, whose ids start at 1 again and pass the last id she saw. By id alone the server
+    // would resume her after it, with the wrong messages; with the epoch she gets the latest
+    // history, resumed: false, and her page shows that instead of what it showed, once each.
+    const before = await shownMessages(ada);
+    const oldEpoch = welcome!.epoch;
+    await contextA.setOffline(true);
+    await ada.evaluate(() => globalThis.__chat.dropConnection());
+    await ada.waitForFunction(() => globalThis.__chat.status !== "connected");
+    await inUserList(grace, "Ada").waitFor({ state: "detached" });
+    await chat.history.clear(ROOM);
+    const restarted: string[] = [];
+    for (let i = 1; i <= before.at(-1)!.id + 2; i++) {
+      restarted.push(`After the restart ${i}`);
+      await say(grace, restarted.at(-1)!);
+      await waitForMessage(grace, restarted.at(-1)!); // Grace's page follows the new epoch live
+    }
+    await contextA.setOffline(false);
+    await connected(ada);
+    const fresh = await ada.evaluate(() => globalThis.__chat.lastWelcome);
+    assert.equal(fresh?.resumed, false, "a stale epoch is no resume");
+    assert.notEqual(fresh?.epoch, oldEpoch);
+    await waitForMessage(ada, restarted.at(-1)!);
+    const shownAfter = await shownMessages(ada);
+    assert.deepEqual(shownAfter.map((m) => m.text), restarted, "the old view was replaced by the latest history, each message once");
+    assert.deepEqual(shownAfter.map((m) => m.id), restarted.map((_, i) => i + 1));
     assert.deepEqual(pageErrors, [], "no script errors on the pages");
   } finally {
     await browser?.close();
@@ -231,7 +260,7 @@ if (process.argv.includes(SCENARIO_FLAG)) {
 } else {
   describe("chat example in a browser", () => {
     test(
-      "two pages chat both ways, see each other and typing; a cut page catches up exactly once",
+      "two pages chat both ways, see each other and typing; a cut page catches up exactly once, or starts over after a new epoch",
       { skip: noChromium, timeout: 60_000 },
       async () => {
         if (runtime === "deno" && !(await playwrightLoads())) {

@@ -9,126 +9,17 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { describe, test, type TestContext } from "node:test";
-import { MemoryHistory } from "../mod.ts";
-import { listenConfig, type RunningChat, startChat, type StartChatOptions } from "../examples/chat.ts";
-import { connectOrThrow, type HttpRejection, rawConnect, RawWebSocket } from "./helpers/raw-client.ts";
+import { describe, test } from "node:test";
+import { MemoryHistory, type Position } from "../mod.ts";
+import { listenConfig } from "../examples/chat.ts";
+import { connectOrThrow, RawWebSocket } from "./helpers/raw-client.ts";
 import { delay, runtime, waitFor, within } from "./helpers/server.ts";
+import { assertIso, type Chat, ChatClient, fill, type Json, MANY, start } from "./helpers/chat-client.ts";
+import { LatentHistory, seededRandom } from "./helpers/latent-history.ts";
 
-// deno-lint-ignore no-explicit-any
-type Json = Record<string, any>;
-
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const GUEST = /^Guest-[A-Za-z0-9]{4}$/;
 const CHAT_FILE = fileURLToPath(new URL("../examples/chat.ts", import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** One chat client: a raw WebSocket that speaks JSON, and the welcome it got. */
-class ChatClient {
-  readonly ws: RawWebSocket;
-  /** The first message: `welcome`, or `rooms_update` for a lobby client. */
-  readonly welcome: Json;
-
-  constructor(ws: RawWebSocket, welcome: Json) {
-    this.ws = ws;
-    this.welcome = welcome;
-  }
-
-  get id(): string {
-    return this.welcome.connectionId;
-  }
-
-  send(value: unknown): void {
-    this.ws.sendText(typeof value === "string" ? value : JSON.stringify(value));
-  }
-
-  say(text: string): void {
-    this.send({ type: "chat", text });
-  }
-
-  async next(): Promise<Json> {
-    return JSON.parse((await this.ws.nextMessage()).text());
-  }
-
-  /** The next message, which must be of this type. */
-  async expect(type: string): Promise<Json> {
-    const message = await this.next();
-    assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
-    return message;
-  }
-
-  /** Skips other messages (joins, leaves) until one of this type arrives. */
-  async nextOf(type: string): Promise<Json> {
-    for (let i = 0; i < 1000; i++) {
-      const message = await this.next();
-      if (message.type === type) return message;
-    }
-    throw new Error(`no ${type} within 1000 messages`);
-  }
-
-  async error(code: string): Promise<Json> {
-    const message = await this.expect("error");
-    assert.equal(message.code, code, `expected error ${code}, got ${JSON.stringify(message)}`);
-    assert.equal(typeof message.message, "string");
-    assert.ok(message.message.length > 0);
-    return message;
-  }
-
-  close(): Promise<unknown> {
-    this.ws.close(1000);
-    return this.ws.closed;
-  }
-}
-
-interface Chat extends RunningChat {
-  join(path?: string): Promise<ChatClient>;
-  watchLobby(): Promise<ChatClient>;
-  upgrade(path: string): Promise<RawWebSocket | HttpRejection>;
-  get(path: string): Promise<Response>;
-}
-
-async function start(t: TestContext, options: StartChatOptions = {}): Promise<Chat> {
-  const running = await startChat({ port: 0, hostname: "127.0.0.1", ...options });
-  t.after(() => running.server.stop());
-  const base = `127.0.0.1:${running.server.port}`;
-  return {
-    ...running,
-    async join(path = "/chat") {
-      const ws = await connectOrThrow(`ws://${base}${path}`);
-      const welcome = JSON.parse((await ws.nextMessage()).text());
-      assert.equal(welcome.type, "welcome", `first message is the welcome: ${JSON.stringify(welcome)}`);
-      return new ChatClient(ws, welcome);
-    },
-    async watchLobby() {
-      const ws = await connectOrThrow(`ws://${base}/lobby`);
-      const update = JSON.parse((await ws.nextMessage()).text());
-      assert.equal(update.type, "rooms_update");
-      return new ChatClient(ws, update);
-    },
-    upgrade: (path) => rawConnect(`ws://${base}${path}`),
-    get: (path) => fetch(`http://${base}${path}`),
-  };
-}
-
-function assertIso(value: unknown): void {
-  assert.equal(typeof value, "string");
-  assert.match(value as string, ISO_UTC);
-  assert.equal(new Date(value as string).toISOString(), value);
-  assert.ok(Math.abs(Date.parse(value as string) - Date.now()) < 60_000, `${value} is about now`);
-}
-
-/** Sends `count` messages `prefix0..`, from a client allowed to (see the rate limit option). */
-async function fill(client: ChatClient, count: number, prefix = "m"): Promise<Json[]> {
-  for (let i = 0; i < count; i++) client.say(`${prefix}${i}`);
-  const received: Json[] = [];
-  while (received.length < count) {
-    const message = await client.next();
-    if (message.type === "message") received.push(message);
-  }
-  return received;
-}
-
-const MANY = { rateLimit: { messages: 10_000, windowMs: 1_000 } };
 
 describe("chat example: HTTP", () => {
   test("GET / and GET /chat/page serve the page", async (t) => {
@@ -193,7 +84,7 @@ describe("chat example: joining", () => {
     const chat = await start(t);
     const a = await chat.join("/chat");
     const w = a.welcome;
-    assert.deepEqual(Object.keys(w).sort(), ["connectionId", "history", "resumed", "room", "timestamp", "type", "userCount", "username", "users"]);
+    assert.deepEqual(Object.keys(w).sort(), ["connectionId", "epoch", "history", "resumed", "room", "timestamp", "type", "userCount", "username", "users"]);
     assert.equal(w.room, "general");
     assert.match(w.username, GUEST);
     assert.equal(typeof w.connectionId, "string");
@@ -202,6 +93,7 @@ describe("chat example: joining", () => {
     assert.deepEqual(w.users, [{ connectionId: w.connectionId, username: w.username }]);
     assert.deepEqual(w.history, []);
     assert.equal(w.resumed, false);
+    assert.equal(w.epoch, "", "a room without messages has no epoch yet");
     assertIso(w.timestamp);
 
     const b = await chat.join("/chat");
@@ -300,8 +192,10 @@ describe("chat example: messages", () => {
     const atA = await a.expect("message");
     const atB = await b.expect("message");
     assert.deepEqual(atA, atB);
-    assert.deepEqual(Object.keys(atA).sort(), ["connectionId", "id", "room", "text", "timestamp", "type", "username"]);
+    assert.deepEqual(Object.keys(atA).sort(), ["connectionId", "epoch", "id", "room", "text", "timestamp", "type", "username"]);
     assert.equal(atA.id, 1);
+    assert.equal(atA.epoch, (await chat.chat.history.position("talk")).epoch, "the history's epoch of the room");
+    assert.ok(atA.epoch.length > 0);
     assert.equal(atA.connectionId, a.id);
     assert.equal(atA.username, a.welcome.username);
     assert.equal(atA.text, "hello");
@@ -399,7 +293,7 @@ describe("chat example: messages", () => {
 
 describe("chat example: usernames", () => {
   test("a rename reaches everyone as username_changed and names later messages", async (t) => {
-    const chat = await start(t);
+    const chat = await start(t, MANY); // more renames than the default limit allows
     const a = await chat.join("/chat/names");
     const b = await chat.join("/chat/names");
     await a.expect("user_joined");
@@ -445,7 +339,7 @@ describe("chat example: usernames", () => {
   });
 
   test("a name taken in the room (ignoring case) is refused; in another room, or once freed, it is fine", async (t) => {
-    const chat = await start(t);
+    const chat = await start(t, MANY); // more renames than the default limit allows
     const a = await chat.join("/chat/unique");
     const b = await chat.join("/chat/unique");
     const elsewhere = await chat.join("/chat/elsewhere");
@@ -553,7 +447,7 @@ describe("chat example: catch-up", () => {
     await Promise.all([a.close(), b.close(), other.close()]);
   });
 
-  test("?since=<id> gets exactly the missed messages with resumed: true", async (t) => {
+  test("?since=<id> without an epoch (as older pages send) gets exactly the missed messages with resumed: true", async (t) => {
     const chat = await start(t, MANY);
     const a = await chat.join("/chat/resume");
     const sent = await fill(a, 10);
@@ -570,6 +464,39 @@ describe("chat example: catch-up", () => {
     assert.equal(empty.welcome.resumed, true);
     assert.deepEqual(empty.welcome.history, []);
     await Promise.all([a.close(), upToDate.close(), empty.close()]);
+  });
+
+  test("?since=<id>&epoch=<epoch> resumes within that epoch; a stale epoch gets the latest history with resumed: false", async (t) => {
+    const chat = await start(t, MANY);
+    const a = await chat.join("/chat/epochs");
+    const old = await fill(a, 5, "old");
+    const oldEpoch: string = old[0]!.epoch;
+    assert.ok(old.every((m) => m.epoch === oldEpoch), "one epoch for the room's messages");
+    const same = await chat.join(`/chat/epochs?since=3&epoch=${oldEpoch}`);
+    assert.deepEqual([same.welcome.resumed, same.welcome.epoch, same.welcome.history], [true, oldEpoch, old.slice(3)]);
+    await same.close();
+
+    // The room's log starts over, as after a restart, an eviction or a failover: a new epoch,
+    // whose ids start at 1 again.
+    await chat.chat.history.clear("epochs");
+    const fresh = await fill(a, 3, "new");
+    const newEpoch: string = fresh[0]!.epoch;
+    assert.notEqual(newEpoch, oldEpoch);
+    assert.deepEqual(fresh.map((m) => [m.id, m.epoch]), [[1, newEpoch], [2, newEpoch], [3, newEpoch]]);
+    // since=2 names a message of each epoch: only the epoch tells that "new2" is not what the
+    // client saw as 2, so it must get the latest, not "new3" as a resume.
+    for (const query of [`since=5&epoch=${oldEpoch}`, `since=2&epoch=${oldEpoch}`, `since=0&epoch=${oldEpoch}`, "since=1&epoch=never-issued"]) {
+      const stale = await chat.join(`/chat/epochs?${query}`);
+      assert.equal(stale.welcome.resumed, false, query);
+      assert.equal(stale.welcome.epoch, newEpoch, query);
+      assert.deepEqual(stale.welcome.history, fresh, `${query}: the latest history`);
+      await stale.close();
+    }
+    const resumed = await chat.join(`/chat/epochs?since=1&epoch=${newEpoch}`);
+    assert.deepEqual([resumed.welcome.resumed, resumed.welcome.history], [true, fresh.slice(1)]);
+    const bare = await chat.join("/chat/epochs?since=2");
+    assert.deepEqual([bare.welcome.resumed, bare.welcome.history], [true, fresh.slice(2)], "a bare id is read in the current epoch");
+    await Promise.all([a.close(), resumed.close(), bare.close()]);
   });
 
   test("when the gap can no longer be filled: the last 100 with resumed: false", async (t) => {
@@ -622,8 +549,8 @@ describe("chat example: catch-up", () => {
     // A store whose reads answer late, like a remote one: a read reflects the moment it was
     // made, and messages recorded before it resolves are not in it.
     class SlowHistory extends MemoryHistory {
-      override async since(room: string, id: number) {
-        const result = await super.since(room, id);
+      override async since(room: string, since: Position | number) {
+        const result = await super.since(room, since);
         await delay(40);
         return result;
       }
@@ -635,8 +562,11 @@ describe("chat example: catch-up", () => {
     }
     const chat = await start(t, { ...MANY, history: new SlowHistory({ size: 100 }) });
     const b = await chat.join("/chat/slow");
-    await fill(b, 3, "before");
-    for (const path of ["/chat/slow?since=2", "/chat/slow"]) {
+    let seen = (await fill(b, 3, "before")).at(-1)!; // what b saw last
+    for (const resume of ["since and epoch", "since alone", "no since"]) {
+      // Each resume starts one message back, so that its catch-up has one message in it.
+      const since = `since=${seen.id - 1}`;
+      const path = resume === "since and epoch" ? `/chat/slow?${since}&epoch=${seen.epoch}` : resume === "since alone" ? `/chat/slow?${since}` : "/chat/slow";
       const joining = chat.join(path);
       await delay(10); // the catch-up read is under way
       b.say(`during ${path}`);
@@ -647,17 +577,104 @@ describe("chat example: catch-up", () => {
       texts.push((await a.nextOf("message")).text);
       assert.equal(new Set(texts).size, texts.length, `no duplicates: ${texts}`);
       assert.deepEqual(texts.slice(-2), [`during ${path}`, `after ${path}`]);
-      if (path.includes("since")) assert.deepEqual(texts, ["before2", `during ${path}`, `after ${path}`]);
+      if (resume !== "no since") assert.deepEqual(texts, [seen.text, `during ${path}`, `after ${path}`], resume);
       await a.close();
-      await b.nextOf("user_left");
+      for (let message = await b.next(); message.type !== "user_left"; message = await b.next()) {
+        if (message.type === "message") seen = message;
+      }
     }
     await b.close();
   });
+
+  test("when the history fails, the joining client is closed with 1011 (so that the page retries) and nobody is told it joined", async (t) => {
+    const history = new MemoryHistory();
+    const failure = new Error("store down");
+    history.position = () => Promise.reject(failure);
+    const chat = await start(t, { history });
+    const errors: Error[] = [];
+    chat.chat.onError = (_conn, error) => void errors.push(error); // instead of logging
+    const lobby = await chat.watchLobby();
+    const ws = await connectOrThrow(`ws://127.0.0.1:${chat.server.port}/chat/down`);
+    const closed = await within(ws.closed, 5_000, "the close");
+    assert.deepEqual([closed.code, closed.reason], [1011, "History unavailable"]);
+    await waitFor(() => errors.length > 0, 5_000, "onError");
+    assert.equal((errors[0] as Error & { code?: string }).code, "HISTORY_FAILED");
+    assert.equal(errors[0]!.cause, failure);
+    await assert.rejects(lobby.ws.nextMessage(100), /no message within/, "the lobby heard of nobody");
+    await lobby.close();
+  });
+
+  test("under a History with random latency, clients that keep dropping and resuming with since and epoch miss nothing and get nothing twice", async (t) => {
+    // Appends and reads answer after 0-8 ms each, out of order, like a remote store.
+    const history = new LatentHistory({ size: 1_000, maxLatency: 8, random: seededRandom(20_251) });
+    const chat = await start(t, { ...MANY, history });
+    const talkers = [await chat.join("/chat/latent"), await chat.join("/chat/latent")];
+    const total = 80;
+    const talking = (async () => {
+      for (let i = 0; i < total; i++) {
+        talkers[i % 2]!.say(`m${i}`);
+        await delay(2);
+      }
+    })();
+    const pick = seededRandom(7);
+    const readers = await within(
+      Promise.all([0, 1, 2].map(() => readWhileReconnecting(chat, "/chat/latent", total, () => 1 + Math.floor(pick() * 8)))),
+      20_000,
+      "the readers to see every message",
+    );
+    await talking;
+    const everyId = Array.from({ length: total }, (_, i) => i + 1);
+    for (const [i, reader] of readers.entries()) {
+      assert.deepEqual(reader.ids, everyId, `reader ${i}: every id once, in order`);
+      assert.ok(reader.sessions >= 5, `reader ${i} reconnected often enough to matter: ${reader.sessions} connections`);
+      assert.equal(reader.resumes, reader.sessions - 1, `reader ${i}: every reconnect was a resume (nothing fell out of 1,000)`);
+    }
+    await Promise.all(talkers.map((talker) => talker.close()));
+  });
 });
 
+/**
+ * One client that connects, reads a few messages (`take()` of them), drops its
+ * connection without a close frame and resumes from the last message it
+ * read, until it has read message `total`. What was still unread when it
+ * dropped is what the resume must bring. Returns every id it read, in order.
+ */
+async function readWhileReconnecting(
+  chat: Chat,
+  path: string,
+  total: number,
+  take: () => number,
+): Promise<{ ids: number[]; sessions: number; resumes: number }> {
+  const ids: number[] = [];
+  let last: { id: number; epoch: string } | undefined;
+  let sessions = 0;
+  let resumes = 0;
+  const read = (message: Json) => {
+    ids.push(message.id);
+    last = { id: message.id, epoch: message.epoch };
+  };
+  while (last?.id !== total && sessions < 200) {
+    const client: ChatClient = await chat.join(last ? `${path}?since=${last.id}&epoch=${last.epoch}` : path);
+    sessions++;
+    if (last && client.welcome.resumed) resumes++;
+    for (const message of client.welcome.history) read(message);
+    for (let wanted = take(); wanted > 0 && last?.id !== total;) {
+      const message = await client.next();
+      if (message.type !== "message") continue;
+      read(message);
+      wanted--;
+    }
+    client.ws.destroy();
+    await client.ws.closed;
+  }
+  return { ids, sessions, resumes };
+}
+
 describe("chat example: lobby", () => {
-  test("/lobby gets rooms_update on connect and on every join, leave and rename", async (t) => {
-    const chat = await start(t);
+  test("/lobby gets rooms_update on connect and after each join, leave and rename", async (t) => {
+    // A short interval: the updates are coalesced (tests/chat-limits.test.ts), and here each
+    // change waits for its update before the next, so each one still gets its own.
+    const chat = await start(t, { lobbyInterval: 20 });
     const lobby = await chat.watchLobby();
     assert.deepEqual(Object.keys(lobby.welcome).sort(), ["rooms", "timestamp", "type"]);
     assert.deepEqual(lobby.welcome.rooms, {});

@@ -1,0 +1,134 @@
+/**
+ * The chat tests' client and server: a raw RFC 6455 client that speaks the
+ * chat's JSON, and a chat server per test on 127.0.0.1 through this
+ * runtime's adapter.
+ */
+import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
+import { type RunningChat, startChat, type StartChatOptions } from "../../examples/chat.ts";
+import { connectOrThrow, type HttpRejection, rawConnect, type RawWebSocket } from "./raw-client.ts";
+
+/** A parsed JSON message. */
+// deno-lint-ignore no-explicit-any
+export type Json = Record<string, any>;
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** One chat client: a raw WebSocket that speaks JSON, and the welcome it got. */
+export class ChatClient {
+  readonly ws: RawWebSocket;
+  /** The first message: `welcome`, or `rooms_update` for a lobby client. */
+  readonly welcome: Json;
+
+  constructor(ws: RawWebSocket, welcome: Json) {
+    this.ws = ws;
+    this.welcome = welcome;
+  }
+
+  get id(): string {
+    return this.welcome.connectionId;
+  }
+
+  send(value: unknown): void {
+    this.ws.sendText(typeof value === "string" ? value : JSON.stringify(value));
+  }
+
+  say(text: string): void {
+    this.send({ type: "chat", text });
+  }
+
+  async next(): Promise<Json> {
+    return JSON.parse((await this.ws.nextMessage()).text());
+  }
+
+  /** The next message, which must be of this type. */
+  async expect(type: string): Promise<Json> {
+    const message = await this.next();
+    assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
+    return message;
+  }
+
+  /** Skips other messages (joins, leaves) until one of this type arrives. */
+  async nextOf(type: string): Promise<Json> {
+    for (let i = 0; i < 1000; i++) {
+      const message = await this.next();
+      if (message.type === type) return message;
+    }
+    throw new Error(`no ${type} within 1000 messages`);
+  }
+
+  async error(code: string): Promise<Json> {
+    const message = await this.expect("error");
+    assert.equal(message.code, code, `expected error ${code}, got ${JSON.stringify(message)}`);
+    assert.equal(typeof message.message, "string");
+    assert.ok(message.message.length > 0);
+    return message;
+  }
+
+  close(): Promise<unknown> {
+    this.ws.close(1000);
+    return this.ws.closed;
+  }
+}
+
+/** A chat server for one test, and ways to reach it. */
+export interface Chat extends RunningChat {
+  join(path?: string): Promise<ChatClient>;
+  watchLobby(): Promise<ChatClient>;
+  upgrade(path: string): Promise<RawWebSocket | HttpRejection>;
+  get(path: string): Promise<Response>;
+}
+
+/** Starts the chat on 127.0.0.1 and a free port; it stops when the test ends. */
+export async function start(t: TestContext, options: StartChatOptions = {}): Promise<Chat> {
+  const running = await startChat({ port: 0, hostname: "127.0.0.1", ...options });
+  t.after(() => running.server.stop());
+  const base = `127.0.0.1:${running.server.port}`;
+  return {
+    ...running,
+    async join(path = "/chat") {
+      const ws = await connectOrThrow(`ws://${base}${path}`);
+      const welcome = JSON.parse((await ws.nextMessage()).text());
+      assert.equal(welcome.type, "welcome", `first message is the welcome: ${JSON.stringify(welcome)}`);
+      return new ChatClient(ws, welcome);
+    },
+    async watchLobby() {
+      const ws = await connectOrThrow(`ws://${base}/lobby`);
+      const update = JSON.parse((await ws.nextMessage()).text());
+      assert.equal(update.type, "rooms_update");
+      return new ChatClient(ws, update);
+    },
+    upgrade: (path) => rawConnect(`ws://${base}${path}`),
+    get: (path) => fetch(`http://${base}${path}`),
+  };
+}
+
+/** An ISO 8601 UTC timestamp of about now. */
+export function assertIso(value: unknown): void {
+  assert.equal(typeof value, "string");
+  assert.match(value as string, ISO_UTC);
+  assert.equal(new Date(value as string).toISOString(), value);
+  assert.ok(Math.abs(Date.parse(value as string) - Date.now()) < 60_000, `${value} is about now`);
+}
+
+/** Sends `count` messages `prefix0..`, from a client allowed to (see the rate limit option). */
+export async function fill(client: ChatClient, count: number, prefix = "m"): Promise<Json[]> {
+  for (let i = 0; i < count; i++) client.say(`${prefix}${i}`);
+  const received: Json[] = [];
+  while (received.length < count) {
+    const message = await client.next();
+    if (message.type === "message") received.push(message);
+  }
+  return received;
+}
+
+const LOTS = { messages: 10_000, windowMs: 1_000 };
+
+/**
+ * Rate limits out of the way, for tests about something else: every kind,
+ * per connection and per address (all test clients share 127.0.0.1).
+ */
+export const MANY: StartChatOptions = {
+  limits: { chat: LOTS, username: LOTS, typing: LOTS },
+  addressLimits: { chat: LOTS, username: LOTS, typing: LOTS },
+};
