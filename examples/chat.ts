@@ -312,13 +312,6 @@ export class ChatController extends WebSocketController<ChatUser> {
   readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addresses: AddressBudgets;
-  /**
-   * The users of each room as the chat announced them: from their welcome to
-   * their `user_left`. The library's own room membership starts a moment
-   * after the welcome (once the catch-up has been delivered), so the user
-   * list, the names taken and the lobby are kept here instead.
-   */
-  readonly #members = new Map<string, Set<Connection<ChatUser>>>();
 
   /** Creates the chat; see {@linkcode ChatOptions} for the defaults. A RangeError for a bad limit. */
   constructor(options: ChatOptions = {}) {
@@ -392,7 +385,8 @@ export class ChatController extends WebSocketController<ChatUser> {
   override onDisconnect(conn: Connection<ChatUser>): void {
     const { room, username, announced } = conn.userData;
     if (!announced) return;
-    const userCount = this.#removeMember(room, conn);
+    // The connection has already left the room, so the count is the new one.
+    const userCount = this.#members(room).length;
     this.broadcastJson({ type: "user_left", connectionId: conn.id, username, userCount, timestamp: now() }, { room });
     this.lobby.announce();
   }
@@ -403,8 +397,8 @@ export class ChatController extends WebSocketController<ChatUser> {
   #enter(conn: Connection<ChatUser>, { complete, entries, position }: CatchUp): void {
     const user = conn.userData;
     user.username = this.#guestName(user.room);
-    const userCount = this.#addMember(user.room, conn);
     user.announced = true;
+    const userCount = this.#members(user.room).length;
     conn.sendJson({
       type: "welcome",
       connectionId: conn.id,
@@ -528,40 +522,33 @@ export class ChatController extends WebSocketController<ChatUser> {
 
   // --- Rooms -----------------------------------------------------------------
 
-  /** Adds an announced user to its room; returns the room's new user count. */
-  #addMember(room: string, conn: Connection<ChatUser>): number {
-    let members = this.#members.get(room);
-    if (!members) this.#members.set(room, (members = new Set()));
-    members.add(conn);
-    return members.size;
-  }
-
-  /** Removes a user from its room; returns the room's new user count. */
-  #removeMember(room: string, conn: Connection<ChatUser>): number {
-    const members = this.#members.get(room);
-    if (!members) return 0;
-    members.delete(conn);
-    if (members.size === 0) this.#members.delete(room);
-    return members.size;
+  /**
+   * The users of a room the chat has announced (welcomed, with a name). The
+   * library counts a connection as a member from the start of its join, while
+   * its catch-up is still being read; the user list starts at its welcome.
+   */
+  #members(room: string): Connection<ChatUser>[] {
+    return [...this.room(room)].filter((member) => member.userData.announced);
   }
 
   #isTaken(room: string, username: string, except?: Connection<ChatUser>): boolean {
     const wanted = username.toLowerCase();
-    for (const member of this.#members.get(room) ?? []) {
+    for (const member of this.#members(room)) {
       if (member !== except && member.userData.username.toLowerCase() === wanted) return true;
     }
     return false;
   }
 
   #users(room: string): { connectionId: string; username: string }[] {
-    return [...this.#members.get(room) ?? []].map((member) => ({ connectionId: member.id, username: member.userData.username }));
+    return this.#members(room).map((member) => ({ connectionId: member.id, username: member.userData.username }));
   }
 
   /** Who is in each room that has someone in it. */
   occupancy(): Record<string, RoomOccupancy> {
     const rooms: Record<string, RoomOccupancy> = {};
-    for (const [name, members] of this.#members) {
-      rooms[name] = { users: members.size, usernames: [...members].map((member) => member.userData.username) };
+    for (const name of this.rooms.keys()) {
+      const members = this.#members(name);
+      if (members.length > 0) rooms[name] = { users: members.length, usernames: members.map((member) => member.userData.username) };
     }
     return rooms;
   }
@@ -569,8 +556,8 @@ export class ChatController extends WebSocketController<ChatUser> {
   /** The numbers of `GET /chat/stats`: every room with users or history. */
   async chatStats(): Promise<ChatStats> {
     const rooms: ChatStats["rooms"] = {};
-    for (const name of new Set([...this.#members.keys(), ...await this.history.rooms()])) {
-      rooms[name] = { users: this.#members.get(name)?.size ?? 0, messagesInHistory: await this.history.count(name) };
+    for (const name of new Set([...this.rooms.keys(), ...await this.history.rooms()])) {
+      rooms[name] = { users: this.#members(name).length, messagesInHistory: await this.history.count(name) };
     }
     return {
       activeConnections: this.connections.size,
