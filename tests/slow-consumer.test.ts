@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { type Connection, type SlowConsumerPolicy, WebSocketController } from "../mod.ts";
+import { type Connection, type ControllerOptions, type SlowConsumerPolicy, WebSocketController } from "../mod.ts";
 import type { RawWebSocket } from "./helpers/raw-client.ts";
 import { capabilities, delay, runtime, startServer, type TestServer, waitFor, within } from "./helpers/server.ts";
 
@@ -68,8 +68,8 @@ class Hub extends WebSocketController {
   readonly opened: Connection[] = [];
   readonly disconnects: { id: string; code: number; reason: string }[] = [];
 
-  constructor(policy: SlowConsumerPolicy, closeTimeout = 5_000) {
-    super({ maxBufferedAmount: LIMIT, slowConsumerPolicy: policy, closeTimeout, pingInterval: 0 });
+  constructor(policy: SlowConsumerPolicy, closeTimeout = 5_000, more: ControllerOptions = {}) {
+    super({ maxBufferedAmount: LIMIT, slowConsumerPolicy: policy, closeTimeout, pingInterval: 0, ...more });
   }
   override onConnect(conn: Connection) {
     this.opened.push(conn);
@@ -249,4 +249,34 @@ describe("slow consumers", () => {
       await waitFor(() => hub.connections.size === 0, 5_000, "the connection to end");
     });
   }
+
+  test("maxTotalBufferedAmount: paused clients together cannot pass the controller's budget; the fullest are closed with 1013 and a reading client gets everything", async (t) => {
+    const budget = 2 * 1024 * 1024;
+    // Each connection alone may buffer 4 MiB: only the budget over all of them stops six paused ones.
+    const hub = new Hub("close", 1_000, { maxBufferedAmount: 4 * 1024 * 1024, maxTotalBufferedAmount: budget });
+    const server = await startServer({ "/hub": hub });
+    t.after(() => server.stop());
+    const paused = await Promise.all(range(6).map(() => server.connect("/hub?role=slow")));
+    for (const client of paused) client.pause();
+    const reader = await server.connect("/hub?role=fast");
+    const received = record(reader);
+    await waitFor(() => hub.opened.length === 7, 5_000, "every connection registered");
+    const openTotal = () => hub.byRole("slow").filter((conn) => conn.readyState === 1).reduce((sum, conn) => sum + conn.bufferedAmount, 0);
+    for (let start = 0; start < FLOOD; start += BATCH) {
+      for (let seq = start; seq < Math.min(FLOOD, start + BATCH); seq++) hub.broadcastText(floodMessage(seq));
+      await delay(1);
+    }
+    await delay(250); // past the budget's next look
+    assert.ok(openTotal() <= budget, `what the open connections buffer is within the budget: ${openTotal()} bytes`);
+    // Closed clients that do not read are terminated after a second (Deno: forgotten by the core).
+    await waitFor(() => hub.disconnects.some((d) => d.reason === "Server send budget exceeded"), 5_000, "a close for the budget");
+    assert.ok(hub.disconnects.every((d) => d.code === 1013), "each with 1013");
+    hub.broadcastText("end");
+    await waitFor(() => received.ended, 15_000, "the reading client's end marker");
+    assert.deepEqual(received.seqs, range(FLOOD), "the reading client got every message, in order");
+    assert.equal(hub.byRole("fast")[0]!.readyState, 1, "and is still open");
+    for (const client of paused) client.destroy();
+    reader.close();
+    await reader.closed;
+  });
 });

@@ -40,7 +40,7 @@
  *
  * @module
  */
-export type { Capabilities, NativePublisher, NativeSubscriber, Transport, TransportEvents } from "../core/transport.ts";
+export type { Capabilities, NativePublisher, NativeSubscriber, PublishResult, Transport, TransportEvents } from "../core/transport.ts";
 export { AcceptedUpgrade } from "../core/_upgrade-decision.ts";
 export type { RefusedUpgrade, UpgradeDecision } from "../core/_upgrade-decision.ts";
 export type { HeaderReader } from "../core/_handshake.ts";

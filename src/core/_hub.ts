@@ -3,6 +3,7 @@ import { CLOSED } from "./_closing-handshake.ts";
 import { Heartbeat } from "./_heartbeat.ts";
 import { accountNativePublish } from "./_outbound.ts";
 import { RoomSequencer } from "./_room-sequencer.ts";
+import { SendBudget } from "./_send-budget.ts";
 import { type HookTarget, Session, type SessionHost } from "./_session.ts";
 import { unrefTimer, type TimerHandle } from "./_timers.ts";
 import { type AcceptedUpgrade, decideUpgrade, type UpgradeDecision, type UpgradeHost } from "./_upgrade-decision.ts";
@@ -62,6 +63,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   readonly #joining: Map<string, Set<Session<UserData>>> = new Map();
   readonly #sequencer: RoomSequencer = new RoomSequencer();
   readonly #heartbeat: Heartbeat;
+  readonly #sendBudget: SendBudget;
   /** The native publisher every connection shares, or null once they do not (or one has none). */
   #publisher: NativePublisher | null | undefined;
   /** Topics of the runtime's publish/subscribe (Bun): they never leave this process, so a per-process prefix. */
@@ -78,6 +80,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     this.history = history ?? new MemoryHistory({ size: options.historySize });
     this.#name = name;
     this.#heartbeat = new Heartbeat(() => this.connections.values(), options.pingInterval, options.idleTimeout);
+    this.#sendBudget = new SendBudget(options.maxTotalBufferedAmount, () => this.connections.values());
   }
 
   /** The controller's name: the option, else the first route it was served on, else its class name. */
@@ -135,6 +138,10 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   // --- Sessions (SessionHost) ---------------------------------------------------
 
+  sendPressure(): void {
+    this.#sendBudget.pressure();
+  }
+
   hookFailed(session: Session<UserData>, error: unknown): void {
     this.#reportError(session, error);
   }
@@ -158,6 +165,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     this.stats.countClose(code);
     if (this.connections.size === 0) {
       this.#heartbeat.stop();
+      this.#sendBudget.stop();
       this.#publisher = undefined;
     }
   }
@@ -366,9 +374,9 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     const topic = room === undefined ? this.#topicPrefix : this.#roomTopic(room);
     const skip = exceptId === undefined ? undefined : this.connections.get(exceptId);
     const skipIsSubscribed = skip !== undefined && skip.isOpen && (room === undefined || (skip.rooms.has(room) && !skip.isCatchingUp(room)));
-    const delivered = skipIsSubscribed ? skip.transport.pubsub!.publishExceptSelf(topic, data) : publisher.publish(topic, data);
+    const result = skipIsSubscribed ? skip.transport.pubsub!.publishExceptSelf(topic, data) : publisher.publish(topic, data);
     const recipients = targets.size - joining - (skipIsSubscribed ? 1 : 0);
-    return accountNativePublish(targets.values(), skipIsSubscribed ? skip : undefined, recipients, delivered, bytes, this.stats);
+    return accountNativePublish(targets.values(), skipIsSubscribed ? skip : undefined, recipients, result, bytes, this);
   }
 
   // --- Stats and shutdown -----------------------------------------------------------

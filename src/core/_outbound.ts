@@ -1,7 +1,9 @@
 import { CloseCode } from "./close-codes.ts";
 import { ClosingHandshake } from "./_closing-handshake.ts";
 import type { SlowConsumerPolicy } from "./options.ts";
+import { PRESSURE_BYTES } from "./_send-budget.ts";
 import type { StatCounters } from "./stats.ts";
+import type { PublishResult } from "./transport.ts";
 
 /** What the outbound path reads from its controller. */
 export interface OutboundHost {
@@ -11,6 +13,8 @@ export interface OutboundHost {
     readonly closeTimeout: number;
   };
   readonly stats: StatCounters;
+  /** A buffer is filling: the controller's send budget takes a look. */
+  sendPressure(): void;
 }
 
 /**
@@ -45,13 +49,26 @@ export abstract class Outbound extends ClosingHandshake {
     // Bytes sent earlier in this event-loop pass count too, on every runtime: Bun and Deno
     // write nothing until the pass ends, and Node's adapter corks until then.
     const buffered = this.transport.bufferedAmount;
-    if (buffered === 0 || buffered + bytes <= this.host.options.maxBufferedAmount) return true;
+    if (buffered === 0) return true;
+    if (buffered > PRESSURE_BYTES) this.host.sendPressure();
+    if (buffered + bytes <= this.host.options.maxBufferedAmount) return true;
     return this.overflow();
   }
 
   /** Whether the send buffer is past `maxBufferedAmount`. */
   get overLimit(): boolean {
     return this.isOpen && this.transport.bufferedAmount > this.host.options.maxBufferedAmount;
+  }
+
+  /**
+   * Closes the connection for the controller's send budget (1013): its
+   * buffer is among the largest when all of them together are past
+   * `maxTotalBufferedAmount`. The grace is short: a client that does not
+   * read cannot read a close frame either.
+   */
+  exceedBudget(): void {
+    this.host.stats.droppedMessages++;
+    this.beginClose(CloseCode.TryAgainLater, "Server send budget exceeded", Math.min(1_000, this.host.options.closeTimeout));
   }
 
   /** Applies the slow-consumer policy to a message this connection could not take; always `false`. */
@@ -73,18 +90,21 @@ export function countSent(stats: StatCounters, recipients: number, bytes: number
 /**
  * Accounts a native publish (Bun) that went to `recipients` of `targets`
  * (all but `except`): when the runtime dropped the message for someone past
- * its limit (`delivered` false), the policy applies to each target over the
- * limit, and those are not counted. Returns the number of recipients.
+ * its limit, the policy applies to each target over the limit, and those are
+ * not counted; under backpressure the send budget takes a look. Returns the
+ * number of recipients.
  */
 export function accountNativePublish(
   targets: Iterable<Outbound>,
   except: Outbound | undefined,
   recipients: number,
-  delivered: boolean,
+  result: PublishResult,
   bytes: number,
-  stats: StatCounters,
+  host: OutboundHost,
 ): number {
-  if (!delivered) {
+  const stats = host.stats;
+  if (result === "backpressure") host.sendPressure();
+  if (result === "dropped") {
     for (const target of targets) {
       if (target !== except && target.overLimit) {
         target.overflow();

@@ -39,6 +39,14 @@ export interface ControllerOptions {
    */
   maxBufferedAmount?: number;
   /**
+   * Bytes that may wait in the send buffers of all this controller's
+   * connections together. Past it, the connections with the most waiting are
+   * closed with 1013 ("Server send budget exceeded"), largest first, until
+   * the rest fit, whatever `slowConsumerPolicy` says: dropping messages would
+   * not free what is already buffered. Default 128 MiB; `Infinity` turns it off.
+   */
+  maxTotalBufferedAmount?: number;
+  /**
    * `"close"` (default) closes a connection past `maxBufferedAmount` with 1013;
    * `"drop"` skips messages for it until its buffer drains.
    */
@@ -109,6 +117,8 @@ export interface ResolvedOptions {
   readonly historySize: number;
   /** See {@linkcode ControllerOptions.maxBufferedAmount}. */
   readonly maxBufferedAmount: number;
+  /** See {@linkcode ControllerOptions.maxTotalBufferedAmount}. */
+  readonly maxTotalBufferedAmount: number;
   /** See {@linkcode ControllerOptions.slowConsumerPolicy}. */
   readonly slowConsumerPolicy: SlowConsumerPolicy;
   /** See {@linkcode ControllerOptions.closeTimeout}. */
@@ -134,6 +144,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxMessageSize: 1024 * 1024,
   historySize: 100,
   maxBufferedAmount: 4 * 1024 * 1024,
+  maxTotalBufferedAmount: 128 * 1024 * 1024,
   slowConsumerPolicy: "close",
   closeTimeout: 5_000,
   maxPendingMessages: 1_000,
@@ -171,7 +182,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
   if (history !== undefined && (typeof history !== "object" || history === null || typeof history.append !== "function")) {
     throw new TypeError(`Cannot ${ACTION} as 'history' must be a History (such as a MemoryHistory): current value is ${describe(history)}`);
   }
-  const number = (name: keyof ResolvedOptions & keyof ControllerOptions, rule: { min: number; integer?: boolean }) =>
+  const number = (name: keyof ResolvedOptions & keyof ControllerOptions, rule: { min: number; integer?: boolean; infinite?: boolean }) =>
     checkNumber(ACTION, name, options[name], DEFAULT_OPTIONS[name] as number, rule);
   return {
     pingInterval: number("pingInterval", MILLISECONDS),
@@ -179,6 +190,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     maxMessageSize: number("maxMessageSize", COUNT),
     historySize: number("historySize", { min: 0, integer: true }),
     maxBufferedAmount: number("maxBufferedAmount", COUNT),
+    maxTotalBufferedAmount: number("maxTotalBufferedAmount", { min: 1, integer: true, infinite: true }),
     slowConsumerPolicy: policy,
     closeTimeout: number("closeTimeout", MILLISECONDS),
     maxPendingMessages: number("maxPendingMessages", COUNT),

@@ -67,14 +67,21 @@ export interface NativeSubscriber {
   subscribe(topic: string): void;
   /** Unsubscribes this socket from a topic. */
   unsubscribe(topic: string): void;
-  /** Publishes to every subscriber of `topic` but this socket; `false` if the runtime dropped it for some subscriber. */
-  publishExceptSelf(topic: string, data: string | Uint8Array): boolean;
+  /** Publishes to every subscriber of `topic` but this socket. */
+  publishExceptSelf(topic: string, data: string | Uint8Array): PublishResult;
 }
+
+/**
+ * How a native publish went: `"sent"`, `"backpressure"` (queued for some
+ * subscriber whose buffer is filling), or `"dropped"` (some subscriber past
+ * the runtime's limit did not get it).
+ */
+export type PublishResult = "sent" | "backpressure" | "dropped";
 
 /** The server-wide half of a runtime's native publish/subscribe. */
 export interface NativePublisher {
-  /** Publishes to every subscriber of `topic`; `false` if the runtime dropped it for some subscriber (past its limit). */
-  publish(topic: string, data: string | Uint8Array): boolean;
+  /** Publishes to every subscriber of `topic`. */
+  publish(topic: string, data: string | Uint8Array): PublishResult;
 }
 
 /** The events an adapter reports for one socket, in the order the runtime delivers them. */

@@ -1,4 +1,9 @@
-import type { NativePublisher, NativeSubscriber, Transport } from "../../adapter/mod.ts";
+import type { NativePublisher, NativeSubscriber, PublishResult, Transport } from "../../adapter/mod.ts";
+
+/** Bun's publish status: bytes sent, -1 queued under backpressure, 0 dropped for some subscriber past its limit. */
+function publishResult(status: number): PublishResult {
+  return status > 0 ? "sent" : status < 0 ? "backpressure" : "dropped";
+}
 import type { BunServer, BunServerWebSocket } from "./types.ts";
 
 /** One publisher per Bun server, so the core can tell whether all its connections share one. */
@@ -8,8 +13,7 @@ const publishers = new WeakMap<BunServer, NativePublisher>();
 export function publisherOf(server: BunServer): NativePublisher {
   let publisher = publishers.get(server);
   if (!publisher) {
-    // Bun answers 0 when it dropped the message for some subscriber past its backpressure limit.
-    publisher = { publish: (topic, data) => server.publish(topic, data) !== 0 };
+    publisher = { publish: (topic, data) => publishResult(server.publish(topic, data)) };
     publishers.set(server, publisher);
   }
   return publisher;
@@ -71,7 +75,7 @@ export class BunTransport implements Transport, NativeSubscriber {
     this.#ws.unsubscribe(topic);
   }
 
-  publishExceptSelf(topic: string, data: string | Uint8Array): boolean {
-    return (typeof data === "string" ? this.#ws.publishText(topic, data) : this.#ws.publishBinary(topic, data)) !== 0;
+  publishExceptSelf(topic: string, data: string | Uint8Array): PublishResult {
+    return publishResult(typeof data === "string" ? this.#ws.publishText(topic, data) : this.#ws.publishBinary(topic, data));
   }
 }
