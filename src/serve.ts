@@ -1,9 +1,14 @@
 import type { ServeOptions, Server } from "./adapter/mod.ts";
+import { serve as serveOnBun } from "./adapters/bun/mod.ts";
+import { serve as serveOnDeno } from "./adapters/deno/mod.ts";
+import { loadNodeAdapter } from "./_load-node-adapter.ts";
 import { currentRuntime } from "./runtime.ts";
 
 /**
  * Starts a server with the adapter of the runtime this runs on: `Bun.serve`
- * on Bun, `Deno.serve` on Deno, `node:http` with `ws` on Node.
+ * on Bun, `Deno.serve` on Deno, `node:http` with `ws` on Node. The Bun and
+ * Deno adapters need nothing but their runtime; the Node one (with `ws`) is
+ * loaded only on Node.
  *
  * @example
  * ```ts
@@ -17,10 +22,10 @@ import { currentRuntime } from "./runtime.ts";
 export async function serve(options: ServeOptions): Promise<Server> {
   switch (currentRuntime()) {
     case "bun":
-      return (await import("./adapters/bun/mod.ts")).serve(options);
+      return serveOnBun(options);
     case "deno":
-      return (await import("./adapters/deno/mod.ts")).serve(options);
+      return serveOnDeno(options);
     default:
-      return (await import("./adapters/node/mod.ts")).serve(options);
+      return (await loadNodeAdapter()).serve(options);
   }
 }

@@ -355,6 +355,16 @@ Deno.serve(
 );
 `;
 
+/** A Deno app on the root entry's serve() and switchboard/hono, for the lock-file check. */
+const LOCK_APP = `
+import { serve, WebSocketController } from "@switchboard/switchboard";
+import { upgradeWebSocket } from "@switchboard/switchboard/hono";
+
+const chat = new WebSocketController();
+export const handler = upgradeWebSocket(chat);
+export const start = () => serve({ port: 0, routes: { "/ws": chat } });
+`;
+
 interface RunningApp {
   port: number;
   stop(): Promise<void>;
@@ -529,6 +539,25 @@ describe("package", () => {
     const app = await startApp(path.join(BIN, "deno"), ["run", "-A", "app/main.ts"], prep.jsrDir);
     t.after(() => app.stop());
     assert.equal(await exchange(`ws://127.0.0.1:${app.port}/echo`, "hello"), "jsr:hello");
+  });
+
+  test("a Deno app that imports the root entry and switchboard/hono gets no ws, Node built-ins or @hono/node-server in its lock file (JSR)", SLOW, async () => {
+    const prep = await prepared();
+    assert.ok(fs.existsSync(path.join(prep.jsrDir, "switchboard", "deno.json")), prep.problems.join("\n"));
+    const workspace = path.join(prep.jsrDir, "..", "jsr-lock");
+    fs.rmSync(workspace, { recursive: true, force: true });
+    fs.cpSync(prep.jsrDir, workspace, { recursive: true });
+    fs.rmSync(path.join(workspace, "deno.lock"), { force: true });
+    writeApp(path.join(workspace, "app"), "main.ts", LOCK_APP);
+    const cached = await run(path.join(BIN, "deno"), ["cache", "app/main.ts"], workspace, 120_000);
+    assert.equal(cached.code, 0, cached.output);
+    // What the app's graph resolved (the lock's "workspace" part only repeats the package's own import map).
+    const lock = JSON.parse(fs.readFileSync(path.join(workspace, "deno.lock"), "utf8")) as { specifiers?: object; npm?: object };
+    const resolved = [...Object.keys(lock.specifiers ?? {}), ...Object.keys(lock.npm ?? {})];
+    for (const unwanted of ["ws", "@hono/node-server", "hono"]) {
+      assert.ok(!resolved.some((name) => new RegExp(`^(npm:)?${unwanted}@`).test(name)), `${unwanted} is not resolved: ${resolved.join(", ")}`);
+    }
+    assert.ok(resolved.some((name) => name.includes("regexparam")), `the lock does list what the entries use: ${resolved.join(", ")}`);
   });
 });
 

@@ -41,7 +41,11 @@
  * @module
  */
 import { type AnyController, DEFAULT_OPTIONS, wantsWebSocket } from "../../adapter/mod.ts";
+import { loadNodeAdapter, type NodeAdapter } from "../../_load-node-adapter.ts";
 import { currentRuntime } from "../../runtime.ts";
+
+/** A name, not a literal import, so a Deno app never resolves this Node-only peer (see `_load-node-adapter.ts`). */
+const HONO_NODE_SERVER: string = "@hono/node-server";
 import { upgrade as bunUpgrade, websocketHandler } from "../bun/mod.ts";
 import type { BunServer, BunSocketData, BunWebSocketHandler } from "../bun/mod.ts";
 import { upgrade as denoUpgrade } from "../deno/mod.ts";
@@ -114,7 +118,7 @@ interface PendingUpgrade {
   readonly controller: AnyController;
   readonly params: Record<string, string>;
   readonly context: Readonly<Record<string, unknown>>;
-  readonly node: typeof import("../node/mod.ts");
+  readonly node: NodeAdapter;
 }
 
 const pendingUpgrades = new WeakMap<object, PendingUpgrade>();
@@ -130,8 +134,7 @@ const nodeServer: NodeWebSocketServer = {
     // callback, which would resolve @hono/node-server's own WebSocket helper, is never
     // called: switchboard owns the socket, and the server drops its waiter when it closes.
     pending.node
-      // deno-lint-ignore no-explicit-any
-      .handleUpgrade(request as any, socket as any, head as any, pending.controller, pending.params, pending.context)
+      .handleUpgrade(request as never, socket as never, head as never, pending.controller, pending.params, pending.context)
       .catch(() => duplex.destroy());
   },
   on() {
@@ -178,8 +181,8 @@ async function upgradeOnNode(
     );
   }
   const [node, claim] = await Promise.all([
-    import("../node/mod.ts"),
-    (nodeClaim ??= import("@hono/node-server").then((m) => m.upgradeWebSocket(() => ({})) as unknown as HonoHandler)),
+    loadNodeAdapter(),
+    (nodeClaim ??= import(HONO_NODE_SERVER).then((m: { upgradeWebSocket(f: () => object): unknown }) => m.upgradeWebSocket(() => ({})) as HonoHandler)),
   ]);
   pendingUpgrades.set(env.incoming, { controller, params, context, node });
   const response = await claim(c, () => Promise.resolve());
