@@ -6,6 +6,8 @@
 //   deno-lint    deno lint (includes no-slow-types)
 //   jsr-publish  deno publish --dry-run (no --allow-slow-types)
 //   deno-doc     deno doc --lint on every deno.json entry point (JSDoc on every export, no private types)
+//   doc-examples deno check --doc: every @example in the JSDoc of mod.ts and src/ type-checks, with the
+//                package's names mapped to the source (scripts/doc-examples.json)
 // Every check runs even when an earlier one fails; the exit code is 1 if any failed.
 //
 //   node scripts/check-package.mjs [--build] [--report FILE]
@@ -63,6 +65,14 @@ function withoutForceColor(env) {
   return copy;
 }
 
+/** mod.ts and every .ts file under src/, for the example check. */
+function sourceFiles(dir = path.join(ROOT, "src")) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const file = path.join(dir, entry.name);
+    return entry.isDirectory() ? sourceFiles(file) : entry.name.endsWith(".ts") ? [path.relative(ROOT, file)] : [];
+  });
+}
+
 function denoEntryPoints() {
   const deno = JSON.parse(fs.readFileSync(path.join(ROOT, "deno.json"), "utf8"));
   return Object.values(deno.exports);
@@ -79,6 +89,7 @@ const steps = [
   // --allow-dirty: this checks the package's content, not whether git has committed it.
   ["jsr-publish", path.join(BIN, "deno"), ["publish", "--dry-run", "--allow-dirty"]],
   ["deno-doc", path.join(BIN, "deno"), ["doc", "--lint", ...denoEntryPoints()]],
+  ["doc-examples", path.join(BIN, "deno"), ["check", "--doc", "--quiet", "--config", "scripts/doc-examples.json", "mod.ts", ...sourceFiles()]],
 ];
 if (args.includes("--build")) steps.unshift(["build", path.join(BIN, "tsup"), []]);
 

@@ -476,6 +476,12 @@ describe("package", () => {
     for (const entry of Object.values(deno.exports as Record<string, string>)) assert.ok(result.command.includes(entry), entry);
   });
 
+  test("every @example in the JSDoc type-checks (deno check --doc, the package's names mapped to the source)", SLOW, async () => {
+    const result = check(await prepared(), "doc-examples");
+    assert.match(result.command, /check --doc/);
+    assert.ok(result.command.includes("mod.ts") && result.command.includes("src/core/controller.ts"), result.command);
+  });
+
   test("a Node app imports the installed package with ESM import and serves a Hono route", SLOW, async (t) => {
     const prep = await prepared();
     assert.ok(prep.installed, prep.problems.join("\n"));

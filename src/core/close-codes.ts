@@ -4,8 +4,13 @@
  *
  * @example
  * ```ts
- * import { CloseCode } from "switchboard";
- * conn.close(CloseCode.PolicyViolation, "not allowed");
+ * import { CloseCode, type Connection, WebSocketController } from "switchboard";
+ *
+ * class Strict extends WebSocketController {
+ *   override onBinaryMessage(conn: Connection) {
+ *     conn.close(CloseCode.UnsupportedData, "text only");
+ *   }
+ * }
  * ```
  */
 export const CloseCode = {

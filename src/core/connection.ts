@@ -32,9 +32,16 @@ export interface CatchUp {
  *
  * @example
  * ```ts
- * override onTextMessage(conn: Connection<{ name: string }>, text: string) {
- *   conn.customData.set("last", text);
- *   conn.sendJson({ from: conn.userData.name, text });
+ * import { type Connection, WebSocketController } from "switchboard";
+ *
+ * class Chat extends WebSocketController<{ name: string }> {
+ *   override onUpgrade() {
+ *     return { userData: { name: "guest" } };
+ *   }
+ *   override onTextMessage(conn: Connection<{ name: string }>, text: string) {
+ *     conn.customData.set("last", text);
+ *     conn.sendJson({ from: conn.userData.name, text });
+ *   }
  * }
  * ```
  */
@@ -99,9 +106,14 @@ export interface Connection<UserData = undefined> {
    *
    * @example
    * ```ts
-   * override async onConnect(conn: Connection) {
-   *   const { complete, entries, position } = await conn.join("general", { since: 41 });
-   *   conn.sendJson({ type: "welcome", resumed: complete, position, history: entries.map((e) => e.data) });
+   * import { type Connection, parsePosition, WebSocketController } from "switchboard";
+   *
+   * class Chat extends WebSocketController {
+   *   override async onConnect(conn: Connection) {
+   *     const since = parsePosition(conn.request.query.get("since"), conn.request.query.get("epoch"));
+   *     const { complete, entries, position } = await conn.join("general", { since });
+   *     conn.sendJson({ type: "welcome", resumed: complete, position, history: entries.map((e) => e.data) });
+   *   }
    * }
    * ```
    */

@@ -206,10 +206,14 @@ export class WebSocketController<UserData = undefined> {
    *
    * @example
    * ```ts
-   * const entry = await this.broadcastJson(
-   *   ({ id, epoch }) => ({ type: "message", id, epoch, text }),
-   *   { room: "general", record: true },
-   * );
+   * import { type Connection, WebSocketController } from "switchboard";
+   *
+   * class Chat extends WebSocketController {
+   *   override async onTextMessage(_conn: Connection, text: string) {
+   *     // The message carries its own position, for clients that resume.
+   *     await this.broadcastJson(({ id, epoch }) => ({ type: "message", id, epoch, text }), { room: "general", record: true });
+   *   }
+   * }
    * ```
    */
   broadcastJson(build: (meta: HistoryMeta) => unknown, options: RecordedBroadcastOptions<UserData>): Promise<HistoryEntry<string>>;

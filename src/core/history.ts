@@ -92,7 +92,10 @@ export const NO_POSITION: Position = Object.freeze({ epoch: "", id: 0 });
  *
  * @example
  * ```ts
- * const since = parsePosition(req.query.get("since"), req.query.get("epoch"));
+ * import { parsePosition } from "switchboard";
+ *
+ * const query = new URL("ws://example.test/chat?since=41&epoch=AbCdEf012345").searchParams;
+ * const since = parsePosition(query.get("since"), query.get("epoch")); // { epoch: "AbCdEf012345", id: 41 }
  * ```
  */
 export function parsePosition(since: string | null | undefined, epoch?: string | null): Position | number | undefined {

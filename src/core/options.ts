@@ -9,7 +9,13 @@ export type SlowConsumerPolicy = "close" | "drop";
  *
  * @example
  * ```ts
- * super({ pingInterval: 30_000, maxMessageSize: 10 * 1024, historySize: 100 });
+ * import { WebSocketController } from "switchboard";
+ *
+ * class Chat extends WebSocketController {
+ *   constructor() {
+ *     super({ pingInterval: 30_000, maxMessageSize: 10 * 1024, historySize: 100 });
+ *   }
+ * }
  * ```
  */
 export interface ControllerOptions {

@@ -28,9 +28,13 @@ const NONE: Readonly<Record<string, never>> = Object.freeze({});
  *
  * @example
  * ```ts
- * override onUpgrade(req: UpgradeRequest) {
- *   if (req.query.get("token") !== "secret") return new Response("no", { status: 401 });
- *   return { userData: { room: req.params.room ?? "general" } };
+ * import { type UpgradeRequest, WebSocketController } from "switchboard";
+ *
+ * class Rooms extends WebSocketController<{ room: string }> {
+ *   override onUpgrade(req: UpgradeRequest) {
+ *     if (req.query.get("token") !== "secret") return new Response("no", { status: 401 });
+ *     return { userData: { room: req.params.room ?? "general" } };
+ *   }
  * }
  * ```
  */

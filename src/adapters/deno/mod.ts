@@ -6,15 +6,19 @@
  * @example
  * ```ts
  * import { serve } from "switchboard/deno";
- * const server = await serve({ port: 8080, routes: { "/chat/:room": new ChatController() } });
+ * import { WebSocketController } from "switchboard";
+ *
+ * const server = await serve({ port: 8080, routes: { "/chat/:room": new WebSocketController() } });
  * ```
  *
  * @example Embedding in a `Deno.serve` you already have
  * ```ts
- * import { upgrade } from "switchboard/deno";
- * Deno.serve((req, info) =>
- *   new URL(req.url).pathname === "/ws" ? upgrade(req, info, controller) : new Response("hi")
- * );
+ * import { type DenoServeInfo, upgrade } from "switchboard/deno";
+ * import { WebSocketController } from "switchboard";
+ *
+ * declare const Deno: { serve(handler: (req: Request, info: DenoServeInfo) => Response | Promise<Response>): unknown };
+ * const chat = new WebSocketController();
+ * Deno.serve((req, info) => new URL(req.url).pathname === "/ws" ? upgrade(req, info, chat) : new Response("hi"));
  * ```
  *
  * @module

@@ -196,7 +196,13 @@ async function upgradeOnNode(
  *
  * @example
  * ```ts
- * app.get("/ws/:room", bearerAuth({ token: "secret" }), upgradeWebSocket(chat));
+ * import { Hono } from "hono";
+ * import { bearerAuth } from "hono/bearer-auth";
+ * import { WebSocketController } from "switchboard";
+ * import { upgradeWebSocket } from "switchboard/hono";
+ *
+ * const app = new Hono();
+ * app.get("/ws/:room", bearerAuth({ token: "secret" }), upgradeWebSocket(new WebSocketController()));
  * ```
  */
 export function upgradeWebSocket(controller: AnyController): HonoHandler {

@@ -272,6 +272,9 @@ function byteLengthOf(chunk: unknown): number {
  *
  * @example
  * ```ts
+ * import { createServer } from "node:http";
+ * import { requestListener } from "./fetch-bridge.ts";
+ *
  * createServer(requestListener((request) => new Response(`hello ${new URL(request.url).pathname}`))).listen(8080);
  * ```
  */

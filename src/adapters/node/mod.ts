@@ -27,7 +27,7 @@
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { createServer } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import {
   type AcceptedUpgrade,
   type AnyController,
@@ -86,7 +86,8 @@ function socketServerFor(controller: AnyController): WebSocketServer {
     // ws closes oversized messages itself (1009 to the peer) before reading them whole.
     maxPayload: maxMessageSize,
     maxFragments: maxFragmentsFor(maxMessageSize),
-    handleProtocols: (_offered, request) => accepted.get(request)?.protocol || false,
+    handleProtocols: (_offered: Set<string>, request: IncomingMessage) => accepted.get(request)?.protocol || false,
+    // `maxFragments` is newer than @types/ws: hence the cast.
   } as ConstructorParameters<typeof WebSocketServer>[0]);
   wss.on("headers", (headers: string[], request: IncomingMessage) => {
     accepted.get(request)?.headers?.forEach((value, name) => headers.push(`${name}: ${value}`));
@@ -154,7 +155,7 @@ export async function handleUpgrade(
   if (!decision.accept) return writeRawResponse(socket, decision.response);
   if (socket.destroyed) return;
   accepted.set(request, decision);
-  socketServerFor(controller).handleUpgrade(request, socket, head, (ws) => {
+  socketServerFor(controller).handleUpgrade(request, socket, head, (ws: WebSocket) => {
     accepted.delete(request);
     const transport = new NodeTransport(ws);
     decision.open(transport, (events) => transport.bind(events));
