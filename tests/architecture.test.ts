@@ -21,7 +21,8 @@ function sourceFiles(dir: string): string[] {
 
 /** Relative imports of a file, resolved, static and dynamic, type-only included. */
 function importsOf(file: string): string[] {
-  const text = readFileSync(file, "utf8");
+  // Code only: JSDoc examples import too, but they are no part of the module.
+  const text = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
   const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*)"(\.[^"]+)"/g)].map((m) => m[1]!);
   return specifiers.map((specifier) => resolve(dirname(file), specifier));
 }
