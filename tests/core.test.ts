@@ -274,6 +274,32 @@ describe("core: upgrade decisions", () => {
     assert.ok(!((await fakeConnect(controller, "http://test.local/?name=x")) instanceof Response));
   });
 
+  test("types: a controller whose UserData is not undefined must give userData when it accepts (checked by Deno's type check of the tests and tsc)", () => {
+    class Named extends WebSocketController<{ name: string }> {
+      // @ts-expect-error: an accept without the userData the type promises does not compile
+      override onUpgrade() {
+        return {};
+      }
+    }
+    class Silent extends WebSocketController<{ name: string }> {
+      // @ts-expect-error: nor does accepting by returning nothing
+      override onUpgrade() {
+        return undefined;
+      }
+    }
+    class Fine extends WebSocketController<{ name: string }> {
+      override onUpgrade() {
+        return { userData: { name: "ada" }, protocol: "chat" };
+      }
+    }
+    class Untyped extends WebSocketController {
+      override onUpgrade() {
+        return { protocol: "chat" }; // no userData to give
+      }
+    }
+    assert.ok([Named, Silent, Fine, Untyped].every((kind) => typeof kind === "function"));
+  });
+
   test("an onUpgrade that does not settle within upgradeTimeout is refused with 503 and UPGRADE_TIMEOUT", async () => {
     const controller = recorder({ upgradeTimeout: 30 });
     controller.onUpgrade = () => new Promise<undefined>(() => {});
