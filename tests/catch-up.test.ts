@@ -7,59 +7,21 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { type CatchUp, type Connection, parsePosition, type Position, type UpgradeRequest, WebSocketController } from "../mod.ts";
+import { Feed, type FeedMessage, FeedLog } from "./helpers/feed.ts";
 import { LatentHistory, seededRandom } from "./helpers/latent-history.ts";
 import type { RawWebSocket } from "./helpers/raw-client.ts";
 import { delay, startServer, type TestServer } from "./helpers/server.ts";
 
-type Since = Position | number | undefined;
-
-/** Joins `feed` with catch-up from the `?since=&epoch=` position and says what the catch-up was. */
-class Feed extends WebSocketController<{ since: Since }> {
-  override onUpgrade(request: UpgradeRequest) {
-    return { userData: { since: parsePosition(request.query.get("since"), request.query.get("epoch")) } };
-  }
-  override async onConnect(conn: Connection<{ since: Since }>) {
-    const catchUp: CatchUp = await conn.join("feed", { since: conn.userData.since });
-    conn.sendJson({ type: "catchup", complete: catchUp.complete, ids: catchUp.entries.map((e) => e.id), position: catchUp.position });
-  }
-}
-
-type FeedMessage =
-  | { type: "catchup"; complete: boolean; ids: number[]; position: Position }
-  | { type: "msg"; id: number; epoch: string };
-
-/** One client: every id it was given, in order, and how its resumes went. */
+/** One client: what it was given over all its connections. */
 class Client {
-  readonly ids: number[] = [];
-  position: Position | undefined;
-  resumes = 0;
-  incomplete = 0;
-  liveBeforeCatchUp = 0;
+  readonly log: FeedLog = new FeedLog();
 
   /** One connection: reads for `ms`, then leaves cleanly (reading to the end) or by cutting TCP. */
   async visit(server: TestServer, ms: number, abrupt: boolean): Promise<void> {
-    const resuming = this.position !== undefined;
-    const query = this.position ? `?since=${this.position.id}&epoch=${this.position.epoch}` : "";
-    const ws = await server.connect(`/feed${query}`);
-    let caughtUp = false;
-    const take = (message: FeedMessage) => {
-      if (message.type === "catchup") {
-        caughtUp = true;
-        if (resuming) {
-          this.resumes++;
-          if (!message.complete) this.incomplete++;
-        }
-        this.ids.push(...message.ids);
-        this.position = message.position;
-      } else {
-        if (!caughtUp) this.liveBeforeCatchUp++;
-        this.ids.push(message.id);
-        this.position = { epoch: message.epoch, id: message.id };
-      }
-    };
-    const until = Date.now() + ms;
-    await readUntil(ws, until, take);
+    this.log.connecting();
+    const ws = await server.connect(`/feed${this.log.query}`);
+    const take = (message: FeedMessage) => this.log.take(message);
+    await readUntil(ws, Date.now() + ms, take);
     if (abrupt) return ws.destroy();
     ws.close(1000);
     await readUntil(ws, Date.now() + 2_000, take); // what the server sent before it saw the close
@@ -89,25 +51,25 @@ describe("join with catch-up", () => {
     let sending = true;
     const visits = clients.map(async (client) => {
       const deadline = Date.now() + 30_000;
-      while ((sending || client.ids.at(-1) !== total) && Date.now() < deadline) {
+      while ((sending || client.log.ids.at(-1) !== total) && Date.now() < deadline) {
         await client.visit(server, 40 + Math.floor(random() * 200), random() < 0.5);
         await delay(Math.floor(random() * 30));
       }
     });
     const sends: Promise<unknown>[] = [];
     for (let n = 1; n <= total; n++) {
-      sends.push(controller.broadcastJson(({ id, epoch }) => ({ type: "msg", id, epoch }), { room: "feed", record: true }));
+      sends.push(controller.send(n));
       if (n % 5 === 0) await delay(8);
     }
     await Promise.all(sends);
     sending = false;
     await Promise.all(visits);
     const expected = Array.from({ length: total }, (_, i) => i + 1);
-    for (const [i, client] of clients.entries()) {
-      assert.equal(client.liveBeforeCatchUp, 0, `client ${i}: nothing live before its catch-up`);
-      assert.equal(client.incomplete, 0, `client ${i}: every resume was complete`);
-      assert.ok(client.resumes >= 3, `client ${i} resumed ${client.resumes} times`);
-      assert.deepEqual(client.ids, expected, `client ${i}: exactly the sent sequence`);
+    for (const [i, { log }] of clients.entries()) {
+      assert.equal(log.liveBeforeCatchUp, 0, `client ${i}: nothing live before its catch-up`);
+      assert.equal(log.incompleteResumes, 0, `client ${i}: every resume was complete`);
+      assert.ok(log.resumes >= 3, `client ${i} resumed ${log.resumes} times`);
+      assert.deepEqual(log.ids, expected, `client ${i}: exactly the sent sequence`);
     }
   });
 });

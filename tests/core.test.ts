@@ -9,19 +9,16 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { inspect } from "node:util";
 import {
-  type CatchUp,
   type Connection,
   type ControllerOptions,
-  type HistoryEntry,
   MemoryHistory,
-  parsePosition,
-  type Position,
   SwitchboardError,
   type UpgradeRequest,
   type UpgradeResult,
   WebSocketController,
 } from "../mod.ts";
 import { fakeConnect, fakeOpen, type FakeSocket } from "./helpers/fake-socket.ts";
+import { Feed, type FeedMessage, FeedLog } from "./helpers/feed.ts";
 import { LatentHistory, seededRandom } from "./helpers/latent-history.ts";
 import { deferred, delay } from "./helpers/server.ts";
 
@@ -372,72 +369,36 @@ describe("core: what a connection shows", () => {
   });
 });
 
-/** Joins `feed` with catch-up on connect, from the `?since=&epoch=` position, and says what the catch-up was. */
-class Feed extends WebSocketController<{ since: Position | number | undefined }> {
-  override onUpgrade(request: UpgradeRequest) {
-    return { userData: { since: parsePosition(request.query.get("since"), request.query.get("epoch")) } };
-  }
-  override async onConnect(conn: Connection<{ since: Position | number | undefined }>) {
-    const catchUp: CatchUp = await conn.join("feed", { since: conn.userData.since });
-    conn.sendJson({ type: "catchup", complete: catchUp.complete, ids: catchUp.entries.map((e) => e.id), position: catchUp.position });
-  }
-  send(n: number): Promise<HistoryEntry<string>> {
-    return this.broadcastJson(({ id, epoch }) => ({ type: "msg", id, epoch, n }), { room: "feed", record: true });
-  }
-}
-
-type FeedMessage = { type: "catchup"; complete: boolean; ids: number[]; position: Position } | { type: "msg"; id: number; epoch: string; n: number };
-
-/** A client of `Feed` that keeps every id it is given and resumes from the last position. */
+/** A client of `Feed` over a fake socket: reads what arrived when asked, and resumes from its last position. */
 class FeedClient {
-  readonly ids: number[] = [];
-  position: Position | undefined;
-  resumes = 0;
-  incompleteResumes = 0;
+  readonly log: FeedLog = new FeedLog();
   socket: FakeSocket | undefined;
-  readonly controller: Feed;
+  readonly #controller: Feed;
+  #seen = 0;
 
   constructor(controller: Feed) {
-    this.controller = controller;
+    this.#controller = controller;
   }
 
   async connect(): Promise<void> {
-    const query = this.position ? `?since=${this.position.id}&epoch=${this.position.epoch}` : "";
-    const resuming = this.position !== undefined;
-    const socket = await fakeOpen(this.controller, `http://test.local/${query}`);
+    this.log.connecting();
+    const socket = await fakeOpen(this.#controller, `http://test.local/${this.log.query}`);
     this.socket = socket;
-    let seen = 0;
+    this.#seen = 0;
     await socket.until(() => socket.texts.length > 0, 2_000, "the catch-up");
-    const read = () => {
-      for (; seen < socket.texts.length; seen++) this.#take(JSON.parse(socket.texts[seen]!) as FeedMessage, resuming);
-    };
-    read();
-    (socket as { read?: () => void }).read = read;
+    this.read();
   }
 
-  #take(message: FeedMessage, resuming: boolean): void {
-    if (message.type === "catchup") {
-      if (resuming) {
-        this.resumes++;
-        if (!message.complete) this.incompleteResumes++;
-      }
-      this.ids.push(...message.ids);
-      this.position = message.position;
-    } else {
-      this.ids.push(message.id);
-      this.position = { epoch: message.epoch, id: message.id };
-    }
+  /** Takes what the current connection received since the last read. */
+  read(): void {
+    const texts = this.socket?.texts ?? [];
+    for (; this.#seen < texts.length; this.#seen++) this.log.take(JSON.parse(texts[this.#seen]!) as FeedMessage);
   }
 
   disconnect(): void {
-    const socket = this.socket!;
-    (socket as { read?: () => void }).read?.();
-    socket.clientClose(1001, "");
+    this.read();
+    this.socket!.clientClose(1001, "");
     this.socket = undefined;
-  }
-
-  drain(): void {
-    (this.socket as { read?: () => void } | undefined)?.read?.();
   }
 }
 
@@ -562,12 +523,13 @@ describe("core: join with catch-up", () => {
       if (n % 10 === 0) await delay(1);
     }
     await Promise.all([...sends, ...churn]);
-    await Promise.all(clients.map((client) => client.socket!.until(() => (client.drain(), client.ids.at(-1) === total), 3_000, "the last message")));
+    await Promise.all(clients.map((client) => client.socket!.until(() => (client.read(), client.log.ids.at(-1) === total), 3_000, "the last message")));
     const expected = Array.from({ length: total }, (_, i) => i + 1);
-    for (const [i, client] of clients.entries()) {
-      assert.deepEqual(client.ids, expected, `client ${i}: no gap, no duplicate`);
-      assert.equal(client.incompleteResumes, 0, `client ${i}: every resume was complete`);
-      assert.ok(client.resumes >= 6, `client ${i} resumed ${client.resumes} times`);
+    for (const [i, { log }] of clients.entries()) {
+      assert.deepEqual(log.ids, expected, `client ${i}: no gap, no duplicate`);
+      assert.equal(log.incompleteResumes, 0, `client ${i}: every resume was complete`);
+      assert.equal(log.liveBeforeCatchUp, 0, `client ${i}: nothing live before its catch-up`);
+      assert.ok(log.resumes >= 6, `client ${i} resumed ${log.resumes} times`);
     }
   });
 });
