@@ -557,6 +557,39 @@ describe("bad input", () => {
       await client.closed;
     });
 
+    test("behind an onTextMessage that never settles, onDisconnect still runs hookTimeout after the client leaves, and the queue is dropped", async (t) => {
+      const handled: string[] = [];
+      const disconnected: number[] = [];
+      const errors: string[] = [];
+      class Stuck extends WebSocketController {
+        override onTextMessage(_conn: Connection, text: string): Promise<void> {
+          handled.push(text);
+          return new Promise<void>(() => {}); // never settles
+        }
+        override onDisconnect(_conn: Connection, code: number) {
+          disconnected.push(code);
+        }
+        override onError(_conn: Connection | undefined, error: Error) {
+          errors.push((error as Error & { code?: string }).code ?? error.message);
+        }
+      }
+      const controller = new Stuck({ hookTimeout: 200 });
+      const server = await startServer({ "/stuck": controller });
+      t.after(() => server.stop());
+      const client = await server.connect("/stuck");
+      client.sendTexts(["first", "queued 1", "queued 2"]);
+      await waitFor(() => handled.length === 1, 5_000, "the first message's hook");
+      const left = Date.now();
+      client.close(1000);
+      await client.closed;
+      await waitFor(() => disconnected.length === 1, 5_000, "onDisconnect");
+      assert.ok(Date.now() - left >= 150, "after hookTimeout");
+      assert.deepEqual(disconnected, [1000]);
+      assert.deepEqual(handled, ["first"], "the queued messages were dropped, not handled after the client left");
+      assert.deepEqual(errors, ["HOOK_TIMEOUT"]);
+      assert.equal(controller.connections.size, 0);
+    });
+
     test("an onUpgrade that never settles is refused with 503 after upgradeTimeout, and the socket is let go", async (t) => {
       class Hanging extends WebSocketController {
         override onUpgrade() {
