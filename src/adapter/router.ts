@@ -122,11 +122,6 @@ export class Router {
     if (otherwise) return otherwise();
     return route ? upgradeRequired() : notFound();
   }
-
-  /** The answer to a request that is not an upgrade, when the app has no HTTP handler: 426 on a route, 404 elsewhere. */
-  unrouted(url: string): Response {
-    return this.match(pathOf(url)) ? upgradeRequired() : notFound();
-  }
 }
 
 /** Paths a pattern matches, to test whether an earlier pattern matches them all: one segment per param, two for a wildcard. */

@@ -17,8 +17,14 @@ export interface CatchUpTarget {
  * came later is held and dropped here, not sent twice.
  */
 export class CatchUpBuffer {
-  /** The position the history read returned; until then the catch-up is still reading. */
-  position: Position | undefined;
+  /** Whether the history read is done. */
+  read = false;
+  /**
+   * The last position the read returned everything up to (its last entry,
+   * or the `since` it found nothing after); held recorded messages at or
+   * before it are the read's, and are skipped. Undefined: skip none.
+   */
+  skipUpTo: Position | undefined;
   /** Whether the end is under way: the hook has finished, recorded messages in flight are being waited for. */
   ending = false;
   /** Bytes held, bounded by the connection's `maxBufferedAmount`. */
@@ -33,12 +39,12 @@ export class CatchUpBuffer {
 
   /** Sends what was held, in order, skipping recorded messages the read returned. */
   replay(target: CatchUpTarget): void {
-    const read = this.position!;
+    const skip = this.skipUpTo;
     const items = this.#items;
     for (let i = 0; i < items.length; i += 3) {
       const data = items[i] as string | Uint8Array;
       const own = items[i + 2] as Position | undefined;
-      if (own && own.epoch === read.epoch && own.id <= read.id) continue;
+      if (skip && own && own.epoch === skip.epoch && own.id <= skip.id) continue;
       if (typeof data === "string") target.deliverText(data, items[i + 1] as number);
       else target.deliverBinary(data);
     }

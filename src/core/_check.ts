@@ -5,6 +5,10 @@
  *
  * @module
  */
+import { isSendableCloseCode } from "./close-codes.ts";
+
+const MAX_REASON_BYTES = 123;
+const encoder = new TextEncoder();
 
 /** A value as a message shows it: strings quoted, everything else as its kind. */
 export function describe(value: unknown): string {
@@ -63,5 +67,18 @@ export function checkNumber(
 export function checkName(action: string, name: string, value: unknown): asserts value is string {
   if (typeof value !== "string" || value.length === 0) {
     throw new TypeError(`Cannot ${action} as '${name}' must be a non-empty string: current value is ${describe(value)}`);
+  }
+}
+
+/** Throws unless `code` and `reason` fit in a close frame: a sendable code, a reason of at most 123 bytes of UTF-8. */
+export function checkCloseFrame(action: string, code: unknown, reason: unknown): void {
+  if (typeof code !== "number" || !isSendableCloseCode(code)) {
+    throw new RangeError(`Cannot ${action} as 'code' must be 1000-1003, 1007-1014 or 3000-4999: current value is ${describe(code)}`);
+  }
+  if (typeof reason !== "string") {
+    throw new TypeError(`Cannot ${action} as 'reason' must be a string: current value is ${describe(reason)}`);
+  }
+  if (reason.length > MAX_REASON_BYTES / 3 && encoder.encode(reason).byteLength > MAX_REASON_BYTES) {
+    throw new RangeError(`Cannot ${action} as 'reason' must be at most ${MAX_REASON_BYTES} bytes of UTF-8`);
   }
 }

@@ -93,7 +93,7 @@ export abstract class ClosingHandshake extends OrderedHooks {
     const finalCode = closedByServer ? this.#code : code;
     const finalReason = closedByServer ? this.#reason : reason;
     this.closed(finalCode, finalReason);
-    this.runHook(HOOK_DISCONNECT, [finalCode, finalReason]);
     this.limitWaitForStuckHook(this.hookTimeout());
+    this.runHook(HOOK_DISCONNECT, [finalCode, finalReason]);
   }
 }

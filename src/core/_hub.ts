@@ -1,4 +1,5 @@
-import { checkKnownKeys, checkName, checkNumber, checkOptionsObject, describe } from "./_check.ts";
+import { checkName, describe } from "./_check.ts";
+import type { CatchUpBuffer } from "./_catch-up.ts";
 import { CLOSED } from "./_closing-handshake.ts";
 import { Heartbeat } from "./_heartbeat.ts";
 import { accountNativePublish } from "./_outbound.ts";
@@ -9,7 +10,7 @@ import { unrefTimer, type TimerHandle } from "./_timers.ts";
 import { type AcceptedUpgrade, decideUpgrade, type UpgradeDecision, type UpgradeHost } from "./_upgrade-decision.ts";
 import { utf8ByteLength } from "./_utf8.ts";
 import { CloseCode } from "./close-codes.ts";
-import type { CatchUp, Connection, JoinOptions } from "./connection.ts";
+import type { CatchUp, Connection } from "./connection.ts";
 import { SwitchboardError, toError } from "./errors.ts";
 import type { History, HistoryData, HistoryEntry, HistoryMeta, Position } from "./history.ts";
 import { MemoryHistory } from "./memory-history.ts";
@@ -34,7 +35,6 @@ interface ExceptIds {
 }
 
 const NOBODY: ExceptIds = { one: undefined, many: undefined };
-const JOIN_OPTION_KEYS: ReadonlySet<string> = new Set(["since", "limit"]);
 
 let nextHubId = 0;
 
@@ -158,10 +158,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   detach(session: Session<UserData>, code: number): void {
     this.connections.delete(session.id);
-    for (const room of session.rooms) {
-      this.#removeMember(this.rooms, session, room);
-      this.#removeMember(this.#joining, session, room);
-    }
+    for (const room of session.rooms) this.#forgetMember(session, room);
     this.stats.countClose(code);
     if (this.connections.size === 0) {
       this.#heartbeat.stop();
@@ -183,9 +180,14 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   }
 
   leaveRoom(session: Session<UserData>, room: string): void {
-    this.#removeMember(this.rooms, session, room);
-    const wasCatchingUp = this.#removeMember(this.#joining, session, room);
+    const wasCatchingUp = this.#forgetMember(session, room);
     if (session.isOpen && !wasCatchingUp) session.transport.pubsub?.unsubscribe(this.#roomTopic(room));
+  }
+
+  /** Takes a session out of a room's members (and its catching-up ones); `true` if it was still catching up. */
+  #forgetMember(session: Session<UserData>, room: string): boolean {
+    this.#removeMember(this.rooms, session, room);
+    return this.#removeMember(this.#joining, session, room);
   }
 
   #addMember(rooms: Map<string, Set<Session<UserData>>>, session: Session<UserData>, room: string): void {
@@ -207,68 +209,80 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   // --- Join with catch-up -------------------------------------------------------
 
-  async joinWithCatchUp(session: Session<UserData>, room: string, options: JoinOptions): Promise<CatchUp> {
-    checkName("join room", "room", room);
-    const { since, limit } = checkJoinOptions(options);
-    const open = session.status !== CLOSED;
-    if (open && !session.beginCatchUp(room)) {
-      throw new SwitchboardError("ALREADY_JOINED", `Cannot join room '${room}' with catch-up as connection ${session.id} is already in it`);
-    }
-    if (open) {
+  /** A join with catch-up; the session has checked `room`, `since` and `limit` (`_join-options.ts`). */
+  async joinWithCatchUp(session: Session<UserData>, room: string, since: Position | number | undefined, limit: number | undefined): Promise<CatchUp> {
+    let buffer: CatchUpBuffer | undefined;
+    if (session.status !== CLOSED) {
+      buffer = session.beginCatchUp(room);
+      if (!buffer) {
+        throw new SwitchboardError("ALREADY_JOINED", `Cannot join room '${room}' with catch-up as connection ${session.id} is already in it`);
+      }
       // A member at once (rooms, room(name), conn.rooms), with the room's live messages held.
       this.#addMember(this.rooms, session, room);
       this.#addMember(this.#joining, session, room);
     }
-    let catchUp: CatchUp;
+    let read: { catchUp: CatchUp; skipUpTo: Position | undefined };
     try {
-      catchUp = await this.#readCatchUp(room, since, limit);
+      read = await this.#readCatchUp(room, since, limit);
     } catch (error) {
-      if (session.isCatchingUp(room)) {
-        session.cancelCatchUp(room);
-        this.#removeMember(this.rooms, session, room);
-        this.#removeMember(this.#joining, session, room);
-      }
+      if (buffer && session.cancelCatchUp(room, buffer)) this.#forgetMember(session, room);
       throw new SwitchboardError("HISTORY_FAILED", `Cannot join room '${room}' with catch-up as the history failed`, { cause: error });
     }
-    if (session.catchUpRead(room, catchUp.position) && !session.releasesCatchUpLater) {
+    if (buffer && session.catchUpRead(room, buffer, read.skipUpTo) && !session.inHook) {
       // Outside a hook: live messages start once the code after `await join()` has had its turn.
       unrefTimer(setTimeout(() => this.finishCatchUps(session), 0));
     }
-    return catchUp;
+    return read.catchUp;
   }
 
   /**
-   * What a join with catch-up returns. The position that bounds what is
-   * skipped of the held live messages is read before the entries, never
-   * after: a message recorded in between is then replayed, not lost.
+   * What a join with catch-up returns, and up to where the held live messages
+   * are the read's own (to skip): the last entry, or, for a resume that
+   * found nothing after `since`, `since` itself. With no entries otherwise,
+   * nothing is skipped, so a message on its way is never lost. The position
+   * given back without entries is the one read before them: a message
+   * recorded in between then comes live, after it.
    */
-  async #readCatchUp(room: string, since: Position | number | undefined, limit: number | undefined): Promise<CatchUp> {
+  async #readCatchUp(
+    room: string,
+    since: Position | number | undefined,
+    limit: number | undefined,
+  ): Promise<{ catchUp: CatchUp; skipUpTo: Position | undefined }> {
     let before: Position;
     if (since !== undefined) {
       const missed = await this.history.since(room, since);
-      if (missed.complete) return { complete: true, entries: missed.entries, position: missed.position };
+      if (missed.complete) {
+        const last = missed.entries.at(-1);
+        const through = last ? positionOf(last) : { epoch: missed.position.epoch, id: typeof since === "number" ? since : since.id };
+        return { catchUp: { complete: true, entries: missed.entries, position: through }, skipUpTo: through };
+      }
       before = missed.position;
     } else {
       before = await this.history.position(room);
     }
     const entries = limit === undefined ? await this.history.recent(room) : await this.history.recent(room, limit);
     const last = entries.at(-1);
-    return { complete: false, entries, position: last ? { epoch: last.epoch, id: last.id } : before };
+    const through = last ? positionOf(last) : undefined;
+    return { catchUp: { complete: false, entries, position: through ?? before }, skipUpTo: through };
   }
 
   finishCatchUps(session: Session<UserData>): void {
-    for (const room of session.beginCatchUpEnds()) {
-      this.#sequencer.afterInFlight(room, () => this.#endCatchUp(session, room));
+    for (const [room, buffer] of session.beginCatchUpEnds()) {
+      this.#sequencer.afterInFlight(room, () => this.#endCatchUp(session, room, buffer));
     }
   }
 
-  #endCatchUp(session: Session<UserData>, room: string): void {
-    const held = session.endCatchUp(room);
-    if (!held) return; // it left the room or closed meanwhile
-    this.#removeMember(this.#joining, session, room);
-    if (!session.isOpen) return;
-    session.transport.pubsub?.subscribe(this.#roomTopic(room));
-    held.replay(session);
+  #endCatchUp(session: Session<UserData>, room: string, buffer: CatchUpBuffer): void {
+    try {
+      if (!session.endCatchUp(room, buffer)) return; // it left the room, or closed, meanwhile
+      this.#removeMember(this.#joining, session, room);
+      if (!session.isOpen) return;
+      session.transport.pubsub?.subscribe(this.#roomTopic(room));
+      buffer.replay(session);
+    } catch (error) {
+      // Runs from a timer or a promise callback: a failure must reach onError, not the process.
+      this.#reportError(session, error);
+    }
   }
 
   // --- Publish and deliver --------------------------------------------------------
@@ -333,7 +347,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     if (!targets || targets.size === 0) return 0;
     const joining = room === undefined ? undefined : this.#joining.get(room);
     let sent = this.#publisher && except.many === undefined
-      ? this.#deliverNative(this.#publisher, room, data, bytes, targets, except.one, joining?.size ?? 0)
+      ? this.#deliverNative(this.#publisher, room, data, bytes, targets, except.one, joining)
       : this.#deliverEach(data, bytes, targets.values(), except, joining);
     if (joining) {
       for (const session of joining) {
@@ -369,14 +383,14 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     bytes: number,
     targets: Map<string, Session<UserData>> | Set<Session<UserData>>,
     exceptId: string | undefined,
-    joining: number,
+    joining: Set<Session<UserData>> | undefined,
   ): number {
     const topic = room === undefined ? this.#topicPrefix : this.#roomTopic(room);
     const skip = exceptId === undefined ? undefined : this.connections.get(exceptId);
     const skipIsSubscribed = skip !== undefined && skip.isOpen && (room === undefined || (skip.rooms.has(room) && !skip.isCatchingUp(room)));
     const result = skipIsSubscribed ? skip.transport.pubsub!.publishExceptSelf(topic, data) : publisher.publish(topic, data);
-    const recipients = targets.size - joining - (skipIsSubscribed ? 1 : 0);
-    return accountNativePublish(targets.values(), skipIsSubscribed ? skip : undefined, recipients, result, bytes, this);
+    const recipients = targets.size - (joining?.size ?? 0) - (skipIsSubscribed ? 1 : 0);
+    return accountNativePublish(targets.values(), skipIsSubscribed ? skip : undefined, joining, recipients, result, bytes, this);
   }
 
   // --- Stats and shutdown -----------------------------------------------------------
@@ -443,18 +457,6 @@ function idOf(item: unknown): string {
   throw new TypeError(`Cannot broadcast as 'except' must hold connections or ids: current value holds ${describe(item)}`);
 }
 
-function checkJoinOptions(options: JoinOptions): { since: Position | number | undefined; limit: number | undefined } {
-  const action = "join room with catch-up";
-  checkOptionsObject(action, options);
-  if (options === undefined || options === null) throw new TypeError(`Cannot ${action} as the options must be an object`);
-  checkKnownKeys(action, options, JOIN_OPTION_KEYS);
-  const { since } = options;
-  const validSince = since === undefined ||
-    (typeof since === "number" && Number.isInteger(since) && since >= 0) ||
-    (typeof since === "object" && since !== null && typeof since.epoch === "string" && Number.isInteger(since.id) && since.id >= 0);
-  if (!validSince) {
-    throw new TypeError(`Cannot ${action} as 'since' must be a position { epoch, id } or an id of at least 0: current value is ${describe(since)}`);
-  }
-  const limit = options.limit === undefined ? undefined : checkNumber(action, "limit", options.limit, 0, { min: 0, integer: true, infinite: true });
-  return { since, limit };
+function positionOf(entry: Position): Position {
+  return { epoch: entry.epoch, id: entry.id };
 }

@@ -12,6 +12,12 @@ export type HookKind = 0 | 1 | 2 | 3 | 4 | 5;
 /** Tells `#drain` to take its first hook from the queue. */
 const NEXT_QUEUED = -1;
 const SLOT = 3;
+/**
+ * What a queued event costs besides its payload, for the byte bound: its
+ * queue slots and its message. An empty frame or a ping is not free, or a
+ * client could queue millions of them.
+ */
+const EVENT_COST = 64;
 
 /** How many messages and bytes may wait behind a running hook. */
 export interface PendingLimits {
@@ -62,14 +68,16 @@ export abstract class OrderedHooks {
     // from inside the hook) waits in the queue instead of running in the middle of it.
     if (!this.#busy) return this.#drain(kind, arg);
     const queue = (this.#queue ??= []);
-    if (bytes > 0) {
+    let cost = 0;
+    if (kind !== HOOK_DISCONNECT) {
+      cost = bytes + EVENT_COST;
       const limits = this.pendingLimits();
       // One message always fits in an empty queue, as one frame always fits in an empty send buffer.
-      if (this.#pendingBytes > 0 && this.#pendingBytes + bytes > limits.maxPendingBytes) return this.pendingOverflow();
-      this.#pendingBytes += bytes;
+      if (this.#pendingBytes > 0 && this.#pendingBytes + cost > limits.maxPendingBytes) return this.pendingOverflow();
+      this.#pendingBytes += cost;
       if ((queue.length - this.#head) / SLOT >= limits.maxPendingMessages) this.#checkCountLater();
     }
-    queue.push(kind, arg, bytes);
+    queue.push(kind, arg, cost);
   }
 
   /** Forgets the messages waiting (not a queued `onDisconnect`): the server is done with this client. */
@@ -88,7 +96,9 @@ export abstract class OrderedHooks {
   /**
    * The socket has gone while a hook may still be running: wait for it at most
    * `timeout` ms, then drop what is queued and run `onDisconnect` anyway. A
-   * hook given up on may still settle later; that changes nothing.
+   * hook given up on may still settle later; that changes nothing. Call it
+   * before queueing `onDisconnect`, so that only an earlier hook is waited
+   * for: `onDisconnect` itself may take as long as it needs.
    */
   protected limitWaitForStuckHook(timeout: number): void {
     if (!this.#busy) return;

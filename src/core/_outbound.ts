@@ -67,17 +67,21 @@ export abstract class Outbound extends ClosingHandshake {
    * read cannot read a close frame either.
    */
   exceedBudget(): void {
-    this.host.stats.droppedMessages++;
+    // Closing already (for being slow, say) and still holding that much: let it go now.
+    if (!this.isOpen) return this.terminate();
     this.beginClose(CloseCode.TryAgainLater, "Server send budget exceeded", Math.min(1_000, this.host.options.closeTimeout));
   }
 
   /** Applies the slow-consumer policy to a message this connection could not take; always `false`. */
   overflow(): false {
     this.host.stats.droppedMessages++;
-    if (this.host.options.slowConsumerPolicy === "close") {
-      this.beginClose(CloseCode.TryAgainLater, "Slow consumer", this.host.options.closeTimeout);
-    }
+    if (this.host.options.slowConsumerPolicy === "close") this.closeAsSlow();
     return false;
+  }
+
+  /** Closes a slow consumer (1013). */
+  closeAsSlow(): void {
+    this.beginClose(CloseCode.TryAgainLater, "Slow consumer", this.host.options.closeTimeout);
   }
 }
 
@@ -89,29 +93,37 @@ export function countSent(stats: StatCounters, recipients: number, bytes: number
 
 /**
  * Accounts a native publish (Bun) that went to `recipients` of `targets`
- * (all but `except`): when the runtime dropped the message for someone past
- * its limit, the policy applies to each target over the limit, and those are
- * not counted; under backpressure the send budget takes a look. Returns the
- * number of recipients.
+ * (all but `except` and those `skipped`, which the runtime did not reach).
+ * The runtime has one limit per server, the largest of its controllers', so
+ * this controller's own is applied here: when the runtime dropped the message
+ * for someone, the policy applies to each target over this controller's
+ * limit, and those are not counted; when it queued the message under
+ * backpressure, targets over the limit are closed under the "close" policy
+ * (under "drop" they keep what the runtime queued), and the send budget
+ * takes a look. Returns the number of recipients.
  */
 export function accountNativePublish(
   targets: Iterable<Outbound>,
   except: Outbound | undefined,
+  skipped: ReadonlySet<Outbound> | undefined,
   recipients: number,
   result: PublishResult,
   bytes: number,
   host: OutboundHost,
 ): number {
-  const stats = host.stats;
-  if (result === "backpressure") host.sendPressure();
-  if (result === "dropped") {
+  if (result !== "sent") {
+    if (result === "backpressure") host.sendPressure();
+    const closing = host.options.slowConsumerPolicy === "close";
     for (const target of targets) {
-      if (target !== except && target.overLimit) {
+      if (target === except || skipped?.has(target) || !target.overLimit) continue;
+      if (result === "dropped") {
         target.overflow();
         recipients--;
+      } else if (closing) {
+        target.closeAsSlow();
       }
     }
   }
-  countSent(stats, recipients, bytes);
+  countSent(host.stats, recipients, bytes);
   return recipients;
 }

@@ -1,10 +1,12 @@
+import { CLOSED } from "./_closing-handshake.ts";
 import { unrefTimer, type TimerHandle } from "./_timers.ts";
 
 /** A connection as the send budget sees it. */
 export interface Buffering {
-  readonly isOpen: boolean;
+  /** 1 open, 2 closing, 3 closed. */
+  readonly status: number;
   readonly bufferedAmount: number;
-  /** Closes the connection for the budget's sake (1013). */
+  /** Lets go of the connection for the budget's sake: closes it (1013), or cuts it if it is closing already. */
   exceedBudget(): void;
 }
 
@@ -18,9 +20,11 @@ const CHECK_EVERY = 100;
  * be sent (`maxTotalBufferedAmount`): `maxBufferedAmount` bounds one
  * connection, this bounds them together, so a hundred clients that stop
  * reading during a fan-out cannot take the process's memory. A send that
- * sees a full buffer asks for a look; the look sums the buffers and, past
- * the budget, closes the connections with the most waiting (1013), largest
- * first, until the rest fit. Nothing runs while buffers stay small.
+ * sees a full buffer asks for a look; the look sums the buffers (of
+ * connections still closing too) and, past the budget, lets go of the
+ * connections with the most waiting, largest first, until the rest fit: an
+ * open one is closed with 1013, one closing already is cut. Nothing runs
+ * while buffers stay small.
  */
 export class SendBudget {
   readonly #limit: number;
@@ -49,7 +53,8 @@ export class SendBudget {
     let total = 0;
     const waiting: [number, Buffering][] = [];
     for (const connection of this.#connections()) {
-      if (!connection.isOpen) continue;
+      // Closing ones count too: what they still hold is memory until they go.
+      if (connection.status === CLOSED) continue;
       const bytes = connection.bufferedAmount;
       if (bytes === 0) continue;
       total += bytes;

@@ -1,8 +1,8 @@
 import { CatchUpBuffer } from "./_catch-up.ts";
 import { Connection as ConnectionSummary } from "./_connection-summary.ts";
-import { checkName, describe } from "./_check.ts";
+import { checkCloseFrame, checkName, describe } from "./_check.ts";
 import { CLOSED, CLOSING } from "./_closing-handshake.ts";
-import { CloseCode, isSendableCloseCode } from "./close-codes.ts";
+import { CloseCode } from "./close-codes.ts";
 import type { CatchUp, Connection, JoinOptions } from "./connection.ts";
 import { SwitchboardError } from "./errors.ts";
 import type { Position } from "./history.ts";
@@ -18,13 +18,12 @@ import {
   type PendingLimits,
 } from "./_ordered-hooks.ts";
 import { Outbound, type OutboundHost } from "./_outbound.ts";
+import { checkJoinOptions } from "./_join-options.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import type { UpgradeRequest } from "./upgrade.ts";
 import { utf8ByteLength } from "./_utf8.ts";
 
-const MAX_REASON_BYTES = 123;
-const encoder = new TextEncoder();
 
 /** The hooks of a controller, as a session calls them. */
 export interface HookTarget<UserData> {
@@ -48,7 +47,7 @@ export interface SessionHost<UserData> extends OutboundHost {
   disconnectHandled(): void;
   joinRoom(session: Session<UserData>, room: string): void;
   leaveRoom(session: Session<UserData>, room: string): void;
-  joinWithCatchUp(session: Session<UserData>, room: string, options: JoinOptions): Promise<CatchUp>;
+  joinWithCatchUp(session: Session<UserData>, room: string, since: Position | number | undefined, limit: number | undefined): Promise<CatchUp>;
   /** Ends the catch-ups whose history read is done: the session joins and gets what was held. */
   finishCatchUps(session: Session<UserData>): void;
 }
@@ -147,15 +146,7 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   // --- Connection: lifecycle ----------------------------------------------
 
   close(code: number = CloseCode.Normal, reason: string = ""): void {
-    if (!isSendableCloseCode(code)) {
-      throw new RangeError(`Cannot close connection as 'code' must be 1000-1003, 1007-1014 or 3000-4999: current value is ${describe(code)}`);
-    }
-    if (typeof reason !== "string") {
-      throw new TypeError(`Cannot close connection as 'reason' must be a string: current value is ${describe(reason)}`);
-    }
-    if (reason.length > MAX_REASON_BYTES / 3 && encoder.encode(reason).byteLength > MAX_REASON_BYTES) {
-      throw new RangeError(`Cannot close connection as 'reason' must be at most ${MAX_REASON_BYTES} bytes of UTF-8`);
-    }
+    checkCloseFrame("close connection", code, reason);
     this.beginClose(code, reason, this.host.options.closeTimeout);
   }
 
@@ -167,8 +158,11 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   join(room: string): void;
   join(room: string, options: JoinOptions): Promise<CatchUp>;
   join(room: string, options?: JoinOptions): void | Promise<CatchUp> {
-    if (options !== undefined) return this.host.joinWithCatchUp(this, room, options);
     checkName("join room", "room", room);
+    if (options !== undefined) {
+      const { since, limit } = checkJoinOptions(options); // bad arguments throw here, not in the promise
+      return this.host.joinWithCatchUp(this, room, since, limit);
+    }
     if (this.status === CLOSED || this.#rooms?.has(room)) return;
     (this.#rooms ??= new Set()).add(room);
     this.host.joinRoom(this, room);
@@ -186,12 +180,18 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   // A room joined with catch-up is in `rooms` at once; until the catch-up ends, its live
   // messages are held for this session instead of sent.
 
-  /** Joins the room with its live messages held; `false` if the session is in it already. */
-  beginCatchUp(room: string): boolean {
-    if (this.#rooms?.has(room)) return false;
+  /**
+   * Joins the room with its live messages held; returns the catch-up's
+   * buffer, which names this join in the calls below (a leave and a new join
+   * of the same room while this one is still reading make another), or
+   * undefined if the session is in the room already.
+   */
+  beginCatchUp(room: string): CatchUpBuffer | undefined {
+    if (this.#rooms?.has(room)) return undefined;
+    const buffer = new CatchUpBuffer();
     (this.#rooms ??= new Set()).add(room);
-    (this.#catchUps ??= new Map()).set(room, new CatchUpBuffer());
-    return true;
+    (this.#catchUps ??= new Map()).set(room, buffer);
+    return buffer;
   }
 
   /** Whether the room's live messages are held for this session. */
@@ -199,55 +199,62 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     return this.#catchUps !== undefined && this.#catchUps.has(room);
   }
 
-  /** The history was read up to `position`; `false` if the catch-up was cancelled meanwhile (a leave, a close). */
-  catchUpRead(room: string, position: Position): boolean {
-    const buffer = this.#catchUps?.get(room);
-    if (!buffer) return false;
-    buffer.position = position;
+  /** The join's history read is done; `false` if that join was cancelled meanwhile (a leave, a close). */
+  catchUpRead(room: string, buffer: CatchUpBuffer, skipUpTo: Position | undefined): boolean {
+    if (this.#catchUps?.get(room) !== buffer) return false;
+    buffer.read = true;
+    buffer.skipUpTo = skipUpTo;
     return true;
   }
 
-  /** Holds a live message of a room being caught up; applies the slow-consumer policy past `maxBufferedAmount`. */
+  /**
+   * Holds a live message of a room being caught up. Held bytes are bounded by
+   * `maxBufferedAmount`: past it the connection is closed with 1013 "Catch-up
+   * overflow" whatever `slowConsumerPolicy` says (skipping one would break the
+   * catch-up), and the client resumes from what it has.
+   */
   holdForCatchUp(room: string, data: string | Uint8Array, bytes: number, position: Position | undefined): void {
     const buffer = this.#catchUps?.get(room);
     if (!buffer || !this.isOpen) return;
     if (buffer.bytes > 0 && buffer.bytes + bytes > this.host.options.maxBufferedAmount) {
-      this.overflow();
+      this.beginClose(CloseCode.TryAgainLater, "Catch-up overflow", this.host.options.closeTimeout);
       return;
     }
     buffer.hold(data, bytes, position);
   }
 
-  /** Rooms whose catch-up read is done and whose end has not begun; marks their end as begun. */
-  beginCatchUpEnds(): string[] {
-    const rooms: string[] = [];
+  /** The catch-ups whose read is done and whose end has not begun; marks their end as begun. */
+  beginCatchUpEnds(): [string, CatchUpBuffer][] {
+    const ending: [string, CatchUpBuffer][] = [];
     for (const [room, buffer] of this.#catchUps ?? []) {
-      if (buffer.position === undefined || buffer.ending) continue;
+      if (!buffer.read || buffer.ending) continue;
       buffer.ending = true;
-      rooms.push(room);
+      ending.push([room, buffer]);
     }
-    return rooms;
+    return ending;
   }
 
-  /** Ends a room's catch-up (the session stays in the room): what was held, or undefined if it was cancelled. */
-  endCatchUp(room: string): CatchUpBuffer | undefined {
-    const buffer = this.#catchUps?.get(room);
-    if (buffer) this.#dropCatchUp(room);
-    return buffer;
-  }
-
-  /** Undoes a join with catch-up whose read failed. */
-  cancelCatchUp(room: string): void {
-    if (this.#catchUps?.has(room)) this.#rooms?.delete(room);
+  /** Ends this join's catch-up (the session stays in the room); `false` if it was cancelled meanwhile. */
+  endCatchUp(room: string, buffer: CatchUpBuffer): boolean {
+    if (this.#catchUps?.get(room) !== buffer) return false;
     this.#dropCatchUp(room);
+    return true;
+  }
+
+  /** Undoes this join after a failed read; `false` if it was gone already (a leave, a close). */
+  cancelCatchUp(room: string, buffer: CatchUpBuffer): boolean {
+    if (this.#catchUps?.get(room) !== buffer) return false;
+    this.#rooms?.delete(room);
+    this.#dropCatchUp(room);
+    return true;
   }
 
   #dropCatchUp(room: string): void {
     if (this.#catchUps?.delete(room) && this.#catchUps.size === 0) this.#catchUps = undefined;
   }
 
-  /** Whether the hook that would release a finished catch-up is still running. */
-  get releasesCatchUpLater(): boolean {
+  /** Whether a hook of this connection is running: a finished catch-up then ends when it has. */
+  get inHook(): boolean {
     return this.hookRunning;
   }
 
@@ -272,13 +279,13 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   receivePing(data: Uint8Array): void {
     if (this.status === CLOSED) return;
     this.alive = true;
-    this.runHook(HOOK_PING, data);
+    this.runHook(HOOK_PING, data, data.byteLength);
   }
 
   receivePong(data: Uint8Array): void {
     if (this.status === CLOSED) return;
     this.alive = true;
-    this.runHook(HOOK_PONG, data);
+    this.runHook(HOOK_PONG, data, data.byteLength);
   }
 
   /** Counts an inbound message and enforces `maxMessageSize`; `false` if it is not for the hooks. */

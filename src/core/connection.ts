@@ -91,7 +91,11 @@ export interface Connection<UserData = undefined> {
    * within `closeTimeout`.
    */
   close(code?: number, reason?: string): void;
-  /** Drops the connection at once, without a closing handshake (reported as 1006). */
+  /**
+   * Drops the connection at once, without a closing handshake. `onDisconnect`
+   * gets 1006, or the server's code if it had started closing. Deno cannot cut
+   * a socket: there the connection is forgotten and Deno ends it later.
+   */
   terminate(): void;
   /** Joins a room; broadcasts to the room reach this connection from now on. */
   join(room: string): void;

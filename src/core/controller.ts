@@ -1,5 +1,5 @@
 import { registerHub } from "./_access.ts";
-import { checkKnownKeys, checkOptionsObject, describe } from "./_check.ts";
+import { checkCloseFrame, checkKnownKeys, checkNumber, checkOptionsObject, describe } from "./_check.ts";
 import { type Except, Hub } from "./_hub.ts";
 import { toJson } from "./_session.ts";
 import { CloseCode } from "./close-codes.ts";
@@ -272,7 +272,9 @@ export class WebSocketController<UserData = undefined> {
     try {
       checkOptionsObject("shut down", options);
       checkKnownKeys("shut down", options, SHUTDOWN_KEYS);
-      const { code = CloseCode.GoingAway, reason = "Server shutting down", timeout = this.#hub.options.closeTimeout } = options;
+      const { code = CloseCode.GoingAway, reason = "Server shutting down" } = options;
+      checkCloseFrame("shut down", code, reason);
+      const timeout = checkNumber("shut down", "timeout", options.timeout, this.#hub.options.closeTimeout, { min: 0 });
       return this.#hub.shutdown(code, reason, timeout);
     } catch (error) {
       return Promise.reject(error);

@@ -131,6 +131,8 @@ export class MemoryHistory implements History {
   readonly #rooms: Map<string, RoomLog> = new Map();
   #entries = 0;
   #bytes = 0;
+  /** A builder is running: an append from inside it would take the same id. */
+  #building = false;
 
   /** Creates an empty history; see {@linkcode MemoryHistoryOptions} for the bounds and defaults. */
   constructor(options: MemoryHistoryOptions = {}) {
@@ -159,18 +161,22 @@ export class MemoryHistory implements History {
   }
 
   #append<Data extends HistoryData>(room: string, data: Data | ((meta: HistoryMeta) => Data)): HistoryEntry<Data> {
+    if (this.#building) throw new TypeError("Cannot append to history from inside an append's builder: both would get one id");
     const timestamp = Date.now();
-    let log = this.#live(room, timestamp);
-    if (log) {
-      this.#rooms.delete(room); // re-inserted below: the Map's order is the order of last appends
-    } else {
-      log = new RoomLog(this.#size);
-    }
+    const log = this.#live(room, timestamp) ?? new RoomLog(this.#size);
     const meta: HistoryMeta = { id: log.lastId + 1, epoch: log.epoch, room, timestamp };
-    const value = typeof data === "function" ? data(meta) : data;
+    // Built and checked before anything changes: a builder that throws leaves the history as it was.
+    let value: Data;
+    try {
+      this.#building = true;
+      value = typeof data === "function" ? data(meta) : data;
+    } finally {
+      this.#building = false;
+    }
     if (typeof value !== "string" && !(value instanceof Uint8Array)) {
       throw new TypeError(`Cannot append to history as the data must be a string or a Uint8Array: current value is ${typeof value}`);
     }
+    this.#rooms.delete(room); // re-inserted below: the Map's order is the order of last appends
     const entry: HistoryEntry<Data> = { ...meta, data: value };
     const bytes = byteSize(value);
     const hadEntries = log.length;

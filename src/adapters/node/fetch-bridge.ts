@@ -61,8 +61,8 @@ function ignore(): void {}
 /** Characters that would move the path or the credentials into the Host, or are no host at all. */
 const NOT_A_HOST = /[\s/?#@\\]/;
 
-/** The request's absolute URL, from the Host header and the request target. */
-function urlOf(incoming: IncomingMessage): string {
+/** The request's absolute URL, from the Host header and the request target; a TypeError for a Host that is no host. */
+export function urlOf(incoming: IncomingMessage): string {
   const host = incoming.headers.host || "localhost";
   if (NOT_A_HOST.test(host)) {
     // `http://${host}${target}` would parse with another host or path than the client asked for.

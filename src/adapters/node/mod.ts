@@ -40,7 +40,7 @@ import {
   type Server,
   serveWith,
 } from "../../adapter/mod.ts";
-import { requestFrom, requestListener } from "./fetch-bridge.ts";
+import { requestFrom, requestListener, urlOf } from "./fetch-bridge.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { NodeTransport } from "./transport.ts";
 
@@ -116,10 +116,6 @@ async function refuseAsHandshake(controller: AnyController, request: Request): P
   return decision.accept ? new Response("Cannot upgrade this request", { status: 400 }) : decision.response;
 }
 
-function urlOf(request: IncomingMessage): string {
-  return `http://${request.headers.host ?? "localhost"}${request.url ?? "/"}`;
-}
-
 /** One header of a Node request, as the handshake check reads it. */
 function headerOf(request: IncomingMessage, name: string): string | null {
   const value = request.headers[name];
@@ -143,9 +139,16 @@ export async function handleUpgrade(
 ): Promise<void> {
   // A client that resets during an async onUpgrade must not crash the process.
   socket.on("error", destroySocket);
+  let url: string;
+  try {
+    url = urlOf(request);
+  } catch (error) {
+    // A Host that is no host would give onUpgrade another path than the one routed.
+    return writeRawResponse(socket, new Response(`${(error as Error).message}\n`, { status: 400 }));
+  }
   const decision = await prepareUpgrade(controller, {
     method: request.method,
-    url: urlOf(request),
+    url,
     // Node's own parsed headers: turned into Headers only if the application reads them.
     headers: request.headers,
     params,
