@@ -16,7 +16,7 @@ export function prepareUpgrade(controller: AnyController, init: UpgradeRequestIn
   if (!hub) {
     return Promise.reject(new TypeError(`Cannot upgrade as the controller must be a WebSocketController: current value is ${describe(controller)}`));
   }
-  return hub.decide(new UpgradeRequest(init));
+  return hub.decide(new UpgradeRequest(init), init.method ?? "GET");
 }
 
 /** Copies headers into a plain object (lowercase names): lighter to keep for a connection's life than a `Headers`. */

@@ -25,8 +25,8 @@ export type ConnectionStatus = 1 | 2 | 3;
  */
 export abstract class ClosingHandshake extends OrderedHooks {
   #status: ConnectionStatus = OPEN;
-  #code = 0;
-  #reason = "";
+  /** The code and reason the server closed with, once it has (one field: idle connections stay light). */
+  #closedWith: { readonly code: number; readonly reason: string } | undefined;
   #timer: TimerHandle | undefined;
 
   /** The runtime socket. */
@@ -50,8 +50,7 @@ export abstract class ClosingHandshake extends OrderedHooks {
   beginClose(code: number, reason: string, grace: number): void {
     if (this.#status !== OPEN) return;
     this.#status = CLOSING;
-    this.#code = code;
-    this.#reason = reason;
+    this.#closedWith = { code, reason };
     this.dropQueuedMessages();
     try {
       this.transport.close(code, reason);
@@ -77,21 +76,20 @@ export abstract class ClosingHandshake extends OrderedHooks {
   /** The client stopped answering pings: cut it, reported as 1006 "Heartbeat timeout". */
   heartbeatTimedOut(): void {
     if (this.#status === CLOSED) return;
-    this.#code = CloseCode.Abnormal;
-    this.#reason = "Heartbeat timeout";
+    this.#closedWith = { code: CloseCode.Abnormal, reason: "Heartbeat timeout" };
     this.terminate();
   }
 
   /** The socket is gone, with the code and reason the runtime reported. */
   transportClosed(code: number, reason: string): void {
     if (this.#status === CLOSED) return;
-    const closedByServer = this.#status === CLOSING || this.#code !== 0;
+    const byServer = this.#closedWith;
     this.#status = CLOSED;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     // When the server closed, report its code: the runtime may only know 1005/1006.
-    const finalCode = closedByServer ? this.#code : code;
-    const finalReason = closedByServer ? this.#reason : reason;
+    const finalCode = byServer ? byServer.code : code;
+    const finalReason = byServer ? byServer.reason : reason;
     this.closed(finalCode, finalReason);
     this.limitWaitForStuckHook(this.hookTimeout());
     this.runHook(HOOK_DISCONNECT, [finalCode, finalReason]);

@@ -100,8 +100,8 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   // --- Upgrade (UpgradeHost) ---------------------------------------------------
 
   /** Decides an upgrade; see {@linkcode decideUpgrade}. */
-  decide(request: UpgradeRequest): Promise<UpgradeDecision<UserData>> {
-    return decideUpgrade(this, request);
+  decide(request: UpgradeRequest, method: string): Promise<UpgradeDecision<UserData>> {
+    return decideUpgrade(this, request, method);
   }
 
   onUpgrade(request: UpgradeRequest): UpgradeResult<UserData> | Promise<UpgradeResult<UserData>> {

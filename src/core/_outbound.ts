@@ -30,7 +30,7 @@ export abstract class Outbound extends ClosingHandshake {
 
   /** Sends text whose UTF-8 length the caller knows (a broadcast measures once). */
   deliverText(text: string, bytes: number): boolean {
-    if (!this.isOpen || !this.#admit(bytes)) return false;
+    if (!this.isOpen || !this.admit(bytes)) return false;
     if (!this.transport.sendText(text)) return this.overflow();
     countSent(this.host.stats, 1, bytes);
     return true;
@@ -38,14 +38,14 @@ export abstract class Outbound extends ClosingHandshake {
 
   /** Sends a binary message. */
   deliverBinary(data: Uint8Array): boolean {
-    if (!this.isOpen || !this.#admit(data.byteLength)) return false;
+    if (!this.isOpen || !this.admit(data.byteLength)) return false;
     if (!this.transport.sendBinary(data)) return this.overflow();
     countSent(this.host.stats, 1, data.byteLength);
     return true;
   }
 
   /** Whether `bytes` more fit under `maxBufferedAmount`; an empty buffer always takes one message. */
-  #admit(bytes: number): boolean {
+  private admit(bytes: number): boolean {
     // Bytes sent earlier in this event-loop pass count too, on every runtime: Bun and Deno
     // write nothing until the pass ends, and Node's adapter corks until then.
     const buffered = this.transport.bufferedAmount;

@@ -171,7 +171,7 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   leave(room: string): void {
     checkName("leave room", "room", room);
     if (!this.#rooms?.delete(room)) return;
-    this.#dropCatchUp(room);
+    this.dropCatchUp(room);
     this.host.leaveRoom(this, room);
   }
 
@@ -237,7 +237,7 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   /** Ends this join's catch-up (the session stays in the room); `false` if it was cancelled meanwhile. */
   endCatchUp(room: string, buffer: CatchUpBuffer): boolean {
     if (this.#catchUps?.get(room) !== buffer) return false;
-    this.#dropCatchUp(room);
+    this.dropCatchUp(room);
     return true;
   }
 
@@ -245,11 +245,11 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   cancelCatchUp(room: string, buffer: CatchUpBuffer): boolean {
     if (this.#catchUps?.get(room) !== buffer) return false;
     this.#rooms?.delete(room);
-    this.#dropCatchUp(room);
+    this.dropCatchUp(room);
     return true;
   }
 
-  #dropCatchUp(room: string): void {
+  private dropCatchUp(room: string): void {
     if (this.#catchUps?.delete(room) && this.#catchUps.size === 0) this.#catchUps = undefined;
   }
 
@@ -268,12 +268,12 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   receiveText(data: string, bytes?: number): void {
     if (this.status === CLOSED) return;
     const size = bytes ?? utf8ByteLength(data);
-    if (this.#received(size)) this.runHook(HOOK_TEXT, data, size);
+    if (this.received(size)) this.runHook(HOOK_TEXT, data, size);
   }
 
   receiveBinary(data: Uint8Array): void {
     if (this.status === CLOSED) return;
-    if (this.#received(data.byteLength)) this.runHook(HOOK_BINARY, data, data.byteLength);
+    if (this.received(data.byteLength)) this.runHook(HOOK_BINARY, data, data.byteLength);
   }
 
   receivePing(data: Uint8Array): void {
@@ -289,7 +289,7 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   }
 
   /** Counts an inbound message and enforces `maxMessageSize`; `false` if it is not for the hooks. */
-  #received(bytes: number): boolean {
+  private received(bytes: number): boolean {
     const { options, stats } = this.host;
     this.lastActivity = Date.now();
     this.alive = true;

@@ -79,8 +79,9 @@ const TEXT = { "content-type": "text/plain; charset=utf-8" };
 export async function decideUpgrade<UserData>(
   host: UpgradeHost<UserData>,
   request: UpgradeRequest,
+  method: string,
 ): Promise<UpgradeDecision<UserData>> {
-  const invalid = checkHandshake(request.method, (name) => request.header(name));
+  const invalid = checkHandshake(method, (name) => request.header(name));
   if (invalid) return refused(host, invalid);
   if (host.shuttingDown) return refuse(host, 503, "Server is shutting down");
   let result: unknown;

@@ -1,6 +1,6 @@
 /** Data copied out of an upgrade request before the runtime takes the socket over. */
 export interface UpgradeRequestInit {
-  /** The HTTP method (default "GET"); the handshake check refuses any other. */
+  /** The HTTP method (default "GET"); the handshake check refuses any other, so the request keeps none. */
   method?: string;
   /** The full request URL. */
   url: string;
@@ -39,8 +39,6 @@ const NONE: Readonly<Record<string, never>> = Object.freeze({});
  * ```
  */
 export class UpgradeRequest {
-  /** The HTTP method. */
-  readonly method: string;
   /** The full request URL. */
   readonly url: string;
   readonly #rawHeaders: Headers | Readonly<Record<string, string | string[] | undefined>>;
@@ -56,13 +54,20 @@ export class UpgradeRequest {
 
   /** Builds a request from data an adapter copied. */
   constructor(init: UpgradeRequestInit) {
-    this.method = init.method ?? "GET";
     this.url = init.url;
     this.#rawHeaders = init.headers;
     // Shared empty objects: most connections have no params or context, and each keeps its request.
     this.params = init.params ?? NONE;
     this.remoteAddress = init.remoteAddress ?? "";
     this.context = init.context ?? NONE;
+  }
+
+  /**
+   * The HTTP method: always GET, since the core refuses any other before
+   * `onUpgrade` (a getter, not a field: every connection keeps its request).
+   */
+  get method(): string {
+    return "GET";
   }
 
   /** The request headers. */

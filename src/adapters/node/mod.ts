@@ -230,17 +230,21 @@ function routeUpgrade(server: HttpServer, attachment: Attachment, request: Incom
   const answer = attachment.router.dispatch(
     request.url ?? "/",
     (name) => headerOf(request, name),
-    (route): Promise<void | Response> => handleUpgrade(request, socket, head, route.controller, route.params),
+    // handleUpgrade puts its own error listener on the socket.
+    (route): void => void handleUpgrade(request, socket, head, route.controller, route.params).catch(() => socket.destroy()),
     fallback
-      ? (): Promise<void | Response> => new Promise<Response>((resolve) => resolve(fallback(requestFrom(request))))
+      ? (): void => answerWith(socket, new Promise<Response>((resolve) => resolve(fallback(requestFrom(request)))))
       : server.listenerCount("upgrade") > 1
-      ? (): Promise<void | Response> => Promise.resolve() // another listener serves this path
+      ? (): void => {} // another listener serves this path, and owns the socket
       : undefined,
   );
+  if (answer instanceof Response) answerWith(socket, answer); // 426 or 404
+}
+
+/** Answers an upgrade socket with a plain HTTP response, then ends it. */
+function answerWith(socket: Duplex, response: Response | Promise<Response>): void {
   socket.on("error", destroySocket);
-  Promise.resolve(answer)
-    .then((response) => response instanceof Response ? writeRawResponse(socket, response) : undefined)
-    .catch(() => socket.destroy());
+  Promise.resolve(response).then((r) => writeRawResponse(socket, r)).catch(() => socket.destroy());
 }
 
 /**
