@@ -1,4 +1,3 @@
-import path from "node:path";
 import { defineConfig } from "tsup";
 
 // One entry per public subpath; the keys name the files in dist/ that package.json exports.
@@ -23,14 +22,4 @@ export default defineConfig({
   platform: "neutral",
   // Dependencies and the optional peers (hono, @hono/node-server) are loaded from node_modules, never bundled.
   external: ["ws", "regexparam", "hono", "@hono/node-server", /^node:/],
-  esbuildPlugins: [{
-    // The source loads the Node adapter through a path no tool follows (so Deno apps never see
-    // `ws`); the bundle needs one it can follow: see src/_load-node-adapter.ts.
-    name: "bundle-node-adapter",
-    setup(build) {
-      build.onResolve({ filter: /_load-node-adapter\.ts$/ }, (args) => ({
-        path: path.join(args.resolveDir, args.path).replace(/\.ts$/, ".bundled.ts"),
-      }));
-    },
-  }],
 });

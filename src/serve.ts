@@ -1,14 +1,13 @@
 import type { ServeOptions, Server } from "./adapter/mod.ts";
 import { serve as serveOnBun } from "./adapters/bun/mod.ts";
 import { serve as serveOnDeno } from "./adapters/deno/mod.ts";
-import { loadNodeAdapter } from "./_load-node-adapter.ts";
 import { currentRuntime } from "./runtime.ts";
 
 /**
  * Starts a server with the adapter of the runtime this runs on: `Bun.serve`
- * on Bun, `Deno.serve` on Deno, `node:http` with `ws` on Node. The Bun and
- * Deno adapters need nothing but their runtime; the Node one (with `ws`) is
- * loaded only on Node.
+ * on Bun, `Deno.serve` on Deno, `node:http` with `ws` on Node. The Node
+ * adapter is loaded only on Node, and loads `ws` by a name Deno never
+ * resolves ahead of time (see `adapters/node/ws.ts`).
  *
  * @example
  * ```ts
@@ -26,6 +25,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
     case "deno":
       return serveOnDeno(options);
     default:
-      return (await loadNodeAdapter()).serve(options);
+      // Loaded only here: a Bun or Deno process never evaluates it (nor `node:http`).
+      return (await import("./adapters/node/mod.ts")).serve(options);
   }
 }

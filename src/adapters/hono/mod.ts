@@ -41,10 +41,9 @@
  * @module
  */
 import { type AnyController, DEFAULT_OPTIONS, wantsWebSocket } from "../../adapter/mod.ts";
-import { loadNodeAdapter, type NodeAdapter } from "../../_load-node-adapter.ts";
 import { currentRuntime } from "../../runtime.ts";
 
-/** A name, not a literal import, so a Deno app never resolves this Node-only peer (see `_load-node-adapter.ts`). */
+/** A name, not a literal import, so a Deno app never resolves this Node-only peer (as with `ws`: `../node/ws.ts`). */
 const HONO_NODE_SERVER: string = "@hono/node-server";
 import { upgrade as bunUpgrade, websocketHandler } from "../bun/mod.ts";
 import type { BunServer, BunSocketData, BunWebSocketHandler } from "../bun/mod.ts";
@@ -118,7 +117,7 @@ interface PendingUpgrade {
   readonly controller: AnyController;
   readonly params: Record<string, string>;
   readonly context: Readonly<Record<string, unknown>>;
-  readonly node: NodeAdapter;
+  readonly node: typeof import("../node/mod.ts");
 }
 
 const pendingUpgrades = new WeakMap<object, PendingUpgrade>();
@@ -181,7 +180,7 @@ async function upgradeOnNode(
     );
   }
   const [node, claim] = await Promise.all([
-    loadNodeAdapter(),
+    import("../node/mod.ts"),
     (nodeClaim ??= import(HONO_NODE_SERVER).then((m: { upgradeWebSocket(f: () => object): unknown }) => m.upgradeWebSocket(() => ({})) as HonoHandler)),
   ]);
   pendingUpgrades.set(env.incoming, { controller, params, context, node });

@@ -27,7 +27,6 @@
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { createServer } from "node:http";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
 import {
   type AcceptedUpgrade,
   type AnyController,
@@ -43,6 +42,7 @@ import {
 import { requestFrom, requestListener, urlOf } from "./fetch-bridge.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { NodeTransport } from "./transport.ts";
+import { loadWs, type WsServer, type WsSocket } from "./ws.ts";
 
 export type { Routes, ServeOptions, Server } from "../../adapter/mod.ts";
 
@@ -73,10 +73,13 @@ export function maxFragmentsFor(maxMessageSize: number): number {
 /** The accepted upgrade in flight, read by `ws`'s protocol and headers callbacks. */
 const accepted = new WeakMap<IncomingMessage, AcceptedUpgrade<unknown>>();
 /** One `ws` server per controller, so each gets its own `maxPayload`. */
-const socketServers = new WeakMap<AnyController, WebSocketServer>();
+const socketServers = new WeakMap<AnyController, WsServer>();
 
-function socketServerFor(controller: AnyController): WebSocketServer {
+async function socketServerFor(controller: AnyController): Promise<WsServer> {
   let wss = socketServers.get(controller);
+  if (wss) return wss;
+  const { WebSocketServer } = await loadWs();
+  wss = socketServers.get(controller); // another upgrade may have made it meanwhile
   if (wss) return wss;
   const { maxMessageSize } = controller.options;
   wss = new WebSocketServer({
@@ -87,8 +90,7 @@ function socketServerFor(controller: AnyController): WebSocketServer {
     maxPayload: maxMessageSize,
     maxFragments: maxFragmentsFor(maxMessageSize),
     handleProtocols: (_offered: Set<string>, request: IncomingMessage) => accepted.get(request)?.protocol || false,
-    // `maxFragments` is newer than @types/ws: hence the cast.
-  } as ConstructorParameters<typeof WebSocketServer>[0]);
+  });
   wss.on("headers", (headers: string[], request: IncomingMessage) => {
     accepted.get(request)?.headers?.forEach((value, name) => headers.push(`${name}: ${value}`));
   });
@@ -156,9 +158,10 @@ export async function handleUpgrade(
     context,
   });
   if (!decision.accept) return writeRawResponse(socket, decision.response);
+  const wss = await socketServerFor(controller);
   if (socket.destroyed) return;
   accepted.set(request, decision);
-  socketServerFor(controller).handleUpgrade(request, socket, head, (ws: WebSocket) => {
+  wss.handleUpgrade(request, socket, head, (ws: WsSocket) => {
     accepted.delete(request);
     const transport = new NodeTransport(ws);
     decision.open(transport, (events) => transport.bind(events));

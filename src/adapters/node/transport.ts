@@ -1,4 +1,4 @@
-import type { WebSocket } from "ws";
+import type { WsSocket } from "./ws.ts";
 import { CloseCode, type Transport, type TransportEvents } from "../../adapter/mod.ts";
 import { Buffer } from "node:buffer";
 import { setImmediate } from "node:timers";
@@ -48,7 +48,7 @@ function uncorkAll(): void {
  * single frame per client. Nothing waits for new I/O: a pending immediate
  * keeps the loop from blocking in its poll phase.
  */
-function corkForThisPass(ws: WebSocket & { _socket?: CorkableSocket; [kCorked]?: number }): void {
+function corkForThisPass(ws: WsSocket & { _socket?: CorkableSocket; [kCorked]?: number }): void {
   const socket = ws._socket;
   if (!socket || ws[kCorked] === pass) return;
   ws[kCorked] = pass;
@@ -64,40 +64,40 @@ let pass = 0;
 
 /** Where a `ws` socket keeps its transport, so the event listeners below can be shared by all sockets. */
 const kTransport: unique symbol = Symbol("switchboard.transport");
-type BoundSocket = WebSocket & { [kTransport]: NodeTransport };
+type BoundSocket = WsSocket & { [kTransport]: NodeTransport };
 
 // One set of listeners for every socket (`this` is the socket): no closures per connection.
-function transportOf(ws: WebSocket): NodeTransport {
+function transportOf(ws: WsSocket): NodeTransport {
   return (ws as BoundSocket)[kTransport];
 }
-function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+function onMessage(this: WsSocket, data: Buffer, isBinary: boolean): void {
   const events = transportOf(this).events!;
   if (isBinary) events.receiveBinary(ownBytes(data));
   else events.receiveText(data.toString("utf8"), data.byteLength);
 }
-function onPing(this: WebSocket, data: Buffer): void {
+function onPing(this: WsSocket, data: Buffer): void {
   transportOf(this).events!.receivePing(ownBytes(data));
 }
-function onPong(this: WebSocket, data: Buffer): void {
+function onPong(this: WsSocket, data: Buffer): void {
   transportOf(this).events!.receivePong(ownBytes(data));
 }
-function onError(this: WebSocket, error: Error & { code?: string }): void {
+function onError(this: WsSocket, error: Error & { code?: string }): void {
   transportOf(this).errorCode = errorCloseCode(error.code);
 }
-function onClose(this: WebSocket, code: number, reason: Buffer): void {
+function onClose(this: WsSocket, code: number, reason: Buffer): void {
   const transport = transportOf(this);
   transport.events!.transportClosed(code === CloseCode.Abnormal ? transport.errorCode : code, reason.toString("utf8"));
 }
 
 /** A `ws` socket as the core sees it; wires the socket's events to the connection's. */
 export class NodeTransport implements Transport {
-  readonly #ws: WebSocket;
+  readonly #ws: WsSocket;
   /** Where the socket's events go, once bound. */
   events: TransportEvents | undefined;
   /** `ws` reports protocol errors as an error, then a close with 1006. */
   errorCode: number = CloseCode.Abnormal;
 
-  constructor(ws: WebSocket) {
+  constructor(ws: WsSocket) {
     this.#ws = ws;
   }
 
