@@ -15,7 +15,7 @@
 //   --reps=3                repetitions; the variants run interleaved, reversed every other rep
 //   --runtimes=bun,deno,node
 //   --texts=ascii,mixed
-//   --counts=64k:12000,1m:1200,16m:80  sizes (k = KiB, m = MiB) and messages measured per size
+//   --counts=64k:20000,1m:1600,16m:80  sizes (k = KiB, m = MiB) and messages measured per size
 //   --node-raw-string=yes   on Node, a second baseline "raw-string": ws decodes each text to a
 //                           string and sends the string (bench's raw echoes ws's Buffer untouched)
 //   --timeout-min=60        no server starts after this
@@ -44,7 +44,7 @@ const { options, rest } = parseOptions(process.argv.slice(2), {
   reps: "3",
   runtimes: "bun,deno,node",
   texts: "ascii,mixed",
-  counts: "64k:12000,1m:1200,16m:80",
+  counts: "64k:20000,1m:1600,16m:80",
   "node-raw-string": "yes",
   "timeout-min": "60",
 });
