@@ -2,7 +2,7 @@
 // a server socket's bufferedAmount.
 //
 //   deno run -A bench/probes/costs.ts      bun bench/probes/costs.ts
-import { utf8ByteLength } from "../../src/core/utf8.ts";
+import { utf8ByteLength } from "../../src/core/_utf8.ts";
 
 /** Runs `f` n times after a warm-up and prints the mean time per call. */
 function time(label: string, n: number, f: (i: number) => number): void {
