@@ -446,20 +446,23 @@ describe("core: found in review", () => {
 });
 
 describe("core: UTF-8 lengths", () => {
-  test("utf8ByteLength agrees with TextEncoder on every length, surrogate pairs across its chunk boundaries included", async () => {
-    const { utf8ByteLength } = await import("../src/core/_utf8.ts");
+  test("utf8ByteLength (native where Buffer is a global, by chunks elsewhere) agrees with TextEncoder on every length, surrogate pairs across chunk boundaries included", async () => {
+    const { utf8ByteLength, utf8ByteLengthByChunks } = await import("../src/core/_utf8.ts");
     const encoder = new TextEncoder();
     const random = seededRandom(5);
     const parts = ["a", "é", "€", "😀", "\uD800", "\uDC00"];
     for (const length of [0, 5, 127, 128, 1_000, 16_383, 16_384, 16_385, 50_000, 70_000]) {
       let text = "";
       while (text.length < length) text += parts[Math.floor(random() * parts.length)];
-      assert.equal(utf8ByteLength(text), encoder.encode(text).length, `length ${length}`);
-      assert.equal(utf8ByteLength(text), encoder.encode(text).length, `length ${length}, measured again`);
+      const expected = encoder.encode(text).length;
+      assert.equal(utf8ByteLength(text), expected, `length ${length}`);
+      assert.equal(utf8ByteLength(text), expected, `length ${length}, measured again`);
+      if (length > 0) assert.equal(utf8ByteLengthByChunks(text), expected, `length ${length}, by chunks`);
     }
     for (const at of [16_383, 32_767]) {
       const straddling = "a".repeat(at) + "😀" + "b".repeat(20_000);
       assert.equal(utf8ByteLength(straddling), encoder.encode(straddling).length, `a pair at unit ${at}`);
+      assert.equal(utf8ByteLengthByChunks(straddling), encoder.encode(straddling).length, `a pair at unit ${at}, by chunks`);
     }
   });
 });

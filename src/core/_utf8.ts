@@ -1,10 +1,19 @@
+/**
+ * `Buffer.byteLength`, where the runtime has it as a global (Bun, Deno 2 and
+ * Node do): native and several times faster than `encodeInto` on a long
+ * non-ASCII text (measured on Bun and Deno). Found, not imported: the core
+ * imports nothing of a runtime.
+ */
+const native = (globalThis as { Buffer?: { byteLength(text: string, encoding: string): number } }).Buffer;
 const encoder = new TextEncoder();
-/** Longer strings are measured natively by `encodeInto`; a JS loop wins on short ones. */
+/** Longer strings are measured natively; a JS loop wins on short ones. */
 const NATIVE_FROM = 128;
-/** Longer strings are measured a chunk of this many UTF-16 units at a time, into one scratch buffer. */
+/** Without `Buffer`, longer strings are measured a chunk of this many UTF-16 units at a time, into one scratch buffer. */
 const CHUNK_UNITS = 16 * 1024;
 /** Every UTF-16 unit takes at most 3 bytes of UTF-8, so a chunk always fits. */
 const scratch = new Uint8Array(CHUNK_UNITS * 3);
+/** Strings this long are remembered (see `lastText`). */
+const REMEMBER_FROM = 1024;
 /**
  * The last long string measured, remembered: an echo measures what it
  * received and then what it sends, the same string, and a broadcast of a
@@ -21,8 +30,16 @@ let lastBytes = 0;
 export function utf8ByteLength(text: string): number {
   const units = text.length;
   if (units < NATIVE_FROM) return countInJs(text);
-  if (units <= CHUNK_UNITS) return encoder.encodeInto(text, scratch).written;
+  if (units < REMEMBER_FROM) return native ? native.byteLength(text, "utf8") : encoder.encodeInto(text, scratch).written;
   if (text === lastText) return lastBytes;
+  lastBytes = native ? native.byteLength(text, "utf8") : utf8ByteLengthByChunks(text);
+  lastText = text;
+  return lastBytes;
+}
+
+/** The UTF-8 length by `encodeInto`, a chunk at a time: for runtimes without `Buffer` (Workers). */
+export function utf8ByteLengthByChunks(text: string): number {
+  const units = text.length;
   let bytes = 0;
   for (let start = 0; start < units;) {
     let end = Math.min(start + CHUNK_UNITS, units);
@@ -32,8 +49,6 @@ export function utf8ByteLength(text: string): number {
     bytes += encoder.encodeInto(text.slice(start, end), scratch).written;
     start = end;
   }
-  lastText = text;
-  lastBytes = bytes;
   return bytes;
 }
 
