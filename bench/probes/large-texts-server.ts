@@ -8,6 +8,7 @@
 // stdout "READY <port>" once listening on 127.0.0.1; stdin "exit" or EOF: exit.
 import process from "node:process";
 import { createRequire } from "node:module";
+import { onRunnerLines } from "../lib/stdin.mjs";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -71,11 +72,5 @@ async function listen(lib: Any): Promise<number> {
 export async function main(lib: unknown): Promise<void> {
   const port = await listen(lib);
   process.stdout.write(`READY ${port}\n`);
-  let pending = "";
-  process.stdin.setEncoding("utf8");
-  process.stdin.on("data", (chunk: string) => {
-    pending += chunk;
-    if (pending.includes("exit\n")) process.exit(0);
-  });
-  process.stdin.on("end", () => process.exit(0));
+  onRunnerLines(() => {}); // exit, or the end of stdin, ends the server
 }

@@ -7,6 +7,7 @@
 //   node bench/probes/idle-heap/clients.mjs <port>
 import process from "node:process";
 import WebSocket from "ws";
+import { onRunnerLines } from "../../lib/stdin.mjs";
 
 const port = Number(process.argv[2]);
 const clients = [];
@@ -28,23 +29,17 @@ async function openTo(total) {
   }
 }
 
-let pending = "";
-process.stdin.setEncoding("utf8");
-process.stdin.on("data", async (chunk) => {
-  pending += chunk;
-  let newline;
-  while ((newline = pending.indexOf("\n")) >= 0) {
-    const line = pending.slice(0, newline).trim();
-    pending = pending.slice(newline + 1);
-    if (line === "exit") process.exit(0);
-    if (!line.startsWith("open ")) continue;
+// One command at a time, in order: each "open" waits for the one before.
+let previous = Promise.resolve();
+onRunnerLines((line) => {
+  if (!line.startsWith("open ")) return;
+  previous = previous.then(async () => {
     try {
       await openTo(Number(line.slice(5)));
       process.stdout.write(`OPENED ${clients.length} closed=${closed}\n`);
     } catch (error) {
       process.stdout.write(`FAILED ${error.message}\n`);
     }
-  }
+  });
 });
-process.stdin.on("end", () => process.exit(0));
 setTimeout(() => process.exit(2), 600_000).unref();

@@ -7,6 +7,7 @@
 //   stdin  "exit", or EOF                       exit
 import process from "node:process";
 import { createRequire } from "node:module";
+import { onRunnerLines } from "../../lib/stdin.mjs";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -74,20 +75,10 @@ async function listen(lib: Any): Promise<number> {
 export async function main(lib: unknown): Promise<void> {
   const port = await listen(lib);
   process.stdout.write(`READY ${port}\n`);
-  let pending = "";
-  process.stdin.setEncoding("utf8");
-  process.stdin.on("data", (chunk: string) => {
-    pending += chunk;
-    let newline;
-    while ((newline = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, newline).trim();
-      pending = pending.slice(newline + 1);
-      if (line === "exit") process.exit(0);
-      if (line !== "gc") continue;
-      collect();
-      const { heapUsed, heapTotal, external } = process.memoryUsage();
-      process.stdout.write(`HEAP heapUsed=${heapUsed} heapTotal=${heapTotal} external=${external}\n`);
-    }
+  onRunnerLines((line: string) => {
+    if (line !== "gc") return;
+    collect();
+    const { heapUsed, heapTotal, external } = process.memoryUsage();
+    process.stdout.write(`HEAP heapUsed=${heapUsed} heapTotal=${heapTotal} external=${external}\n`);
   });
-  process.stdin.on("end", () => process.exit(0));
 }
