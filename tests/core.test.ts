@@ -17,7 +17,8 @@ import {
   type UpgradeResult,
   WebSocketController,
 } from "../mod.ts";
-import { fakeConnect, fakeOpen, type FakeSocket } from "./helpers/fake-socket.ts";
+import type { NativePublisher, NativeSubscriber } from "../src/adapter/mod.ts";
+import { fakeConnect, fakeOpen, FakeSocket } from "./helpers/fake-socket.ts";
 import { Feed, type FeedMessage, FeedLog } from "./helpers/feed.ts";
 import { LatentHistory, seededRandom } from "./helpers/latent-history.ts";
 import { deferred, delay } from "./helpers/server.ts";
@@ -435,6 +436,32 @@ describe("core: found in review", () => {
     const budget = new SendBudget(100_000, () => controller.connections.values() as Iterable<never>);
     assert.equal(budget.enforce(), 1);
     assert.equal(closing.terminated, true, "a closing connection over the budget is cut");
+  });
+
+  test("a native publish (Bun's) under backpressure applies this controller's own limit: close closes the client past it, drop keeps it", async () => {
+    for (const policy of ["close", "drop"] as const) {
+      let published = 0;
+      const publisher: NativePublisher = {
+        publish: () => (published++, "backpressure"),
+      };
+      // A socket with the runtime's publish/subscribe, as Bun's transport has.
+      class PubSubSocket extends FakeSocket {
+        readonly pubsub: NativeSubscriber = {
+          publisher,
+          subscribe() {},
+          unsubscribe() {},
+          publishExceptSelf: () => (published++, "backpressure"),
+        };
+      }
+      const controller = recorder({ maxBufferedAmount: 1_000, slowConsumerPolicy: policy });
+      const slow = await fakeOpen(controller, undefined, undefined, () => new PubSubSocket());
+      const fast = await fakeOpen(controller, undefined, undefined, () => new PubSubSocket());
+      slow.bufferedAmount = 5_000; // past this controller's limit, below the runtime's own
+      assert.equal(controller.broadcastText("x"), 2, `${policy}: the runtime queued it for both`);
+      assert.equal(published, 1, "one native publish, no loop");
+      assert.deepEqual(slow.closeFrame, policy === "close" ? { code: 1013, reason: "Slow consumer" } : undefined, policy);
+      assert.equal(fast.closeFrame, undefined);
+    }
   });
 
   test("shutdown() refuses a code or reason no close frame can carry", async () => {

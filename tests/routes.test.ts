@@ -33,6 +33,8 @@ describe("routes", () => {
   test("attach() twice on one node:http server composes the routes; a path routed twice is a TypeError; other paths get 404", { skip: runtime !== "node" && "attach() is the Node adapter's API" }, async () => {
     const { attach } = await import("../src/adapters/node/mod.ts");
     const server = createServer((_req, res) => res.end("http"));
+    assert.throws(() => attach(server, { "/x": {} as WebSocketController }), TypeError);
+    assert.equal(server.listenerCount("upgrade"), 0, "a refused attach() leaves nothing behind");
     const a = new WebSocketController();
     const b = new WebSocketController();
     const detachA = attach(server, { "/a": a });

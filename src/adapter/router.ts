@@ -44,10 +44,24 @@ export class Router {
 
   /** Compiles the routes; see {@linkcode Routes}. */
   constructor(routes: Routes) {
+    this.addAll(routes);
+  }
+
+  /** Adds every route, or (on the first TypeError) none of them. */
+  addAll(routes: Routes): void {
     if (typeof routes !== "object" || routes === null || Array.isArray(routes)) {
       throw new TypeError(`Cannot add routes as 'routes' must be an object of paths to controllers: current value is ${describe(routes)}`);
     }
-    for (const [path, controller] of Object.entries(routes)) this.add(path, controller);
+    const added: string[] = [];
+    try {
+      for (const [path, controller] of Object.entries(routes)) {
+        this.add(path, controller);
+        added.push(path);
+      }
+    } catch (error) {
+      this.remove(added);
+      throw error;
+    }
   }
 
   /** Adds one route; a TypeError for a bad path, a value that is not a controller, or a route that can never match. */

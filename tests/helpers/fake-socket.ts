@@ -109,6 +109,7 @@ export async function fakeConnect(
   controller: AnyController,
   url = "http://test.local/",
   headers: Record<string, string | undefined> = {},
+  make: () => FakeSocket = () => new FakeSocket(),
 ): Promise<FakeSocket | Response> {
   const all: Record<string, string> = { ...HANDSHAKE };
   for (const [name, value] of Object.entries(headers)) {
@@ -117,14 +118,19 @@ export async function fakeConnect(
   }
   const decision = await prepareUpgrade(controller, { url, headers: all, remoteAddress: "127.0.0.1" });
   if (!decision.accept) return decision.response;
-  const socket = new FakeSocket();
+  const socket = make();
   decision.open(socket, (events) => (socket.events = events));
   return socket;
 }
 
 /** Like {@linkcode fakeConnect}, failing unless the upgrade is accepted. */
-export async function fakeOpen(controller: AnyController, url?: string, headers?: Record<string, string | undefined>): Promise<FakeSocket> {
-  const socket = await fakeConnect(controller, url, headers);
+export async function fakeOpen(
+  controller: AnyController,
+  url?: string,
+  headers?: Record<string, string | undefined>,
+  make?: () => FakeSocket,
+): Promise<FakeSocket> {
+  const socket = await fakeConnect(controller, url, headers, make);
   if (socket instanceof Response) throw new Error(`upgrade refused with ${socket.status}: ${await socket.text()}`);
   return socket;
 }

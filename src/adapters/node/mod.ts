@@ -186,33 +186,23 @@ const attachments = new WeakMap<HttpServer, Attachment>();
  * none. Returns a function that detaches this call's routes again.
  */
 export function attach(server: HttpServer, routes: Routes, fallback?: FetchHandler): () => void {
-  if (typeof routes !== "object" || routes === null) new Router(routes); // the same TypeError as serve()
-  const paths = Object.keys(routes);
-  let attachment = attachments.get(server);
-  if (attachment?.fallback && fallback) {
+  const earlier = attachments.get(server);
+  if (earlier?.fallback && fallback) {
     throw new TypeError("Cannot attach routes as this server already has a fallback from an earlier attach()");
   }
-  if (!attachment) {
-    const router = new Router({});
+  const router = earlier?.router ?? new Router({});
+  router.addAll(routes); // all or none: a bad route, or one routed already, is a TypeError and changes nothing
+  const paths = Object.keys(routes);
+  let target = earlier;
+  if (!target) {
     const state: Attachment = {
       router,
       fallback: undefined,
       listener: (request, socket, head) => routeUpgrade(server, state, request, socket, head),
     };
-    attachment = state;
-    attachments.set(server, attachment);
-    server.on("upgrade", attachment.listener);
-  }
-  const target = attachment;
-  const done: string[] = [];
-  try {
-    for (const path of paths) {
-      target.router.add(path, routes[path]!);
-      done.push(path);
-    }
-  } catch (error) {
-    target.router.remove(done);
-    throw error;
+    target = state;
+    attachments.set(server, state);
+    server.on("upgrade", state.listener);
   }
   if (fallback) target.fallback = fallback;
   let detached = false;
