@@ -11,6 +11,7 @@ import { type AcceptedUpgrade, decideUpgrade, type UpgradeDecision, type Upgrade
 import { utf8ByteLength } from "./_utf8.ts";
 import { CloseCode } from "./close-codes.ts";
 import type { CatchUp, Connection } from "./connection.ts";
+import type { EndpointEngine, Engine, EngineEndpoint, EngineState } from "./engine.ts";
 import { SwitchboardError, toError } from "./errors.ts";
 import type { History, HistoryData, HistoryEntry, HistoryMeta, Position } from "./history.ts";
 import { MemoryHistory } from "./memory-history.ts";
@@ -23,6 +24,7 @@ import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
 export interface ControllerHooks<UserData> extends HookTarget<UserData> {
   onUpgrade(request: UpgradeRequest): UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
   onError(connection: Connection<UserData> | undefined, error: Error): unknown;
+  onResync(connection: Connection<UserData>, room: string, position: Position): unknown;
 }
 
 /** Who a broadcast leaves out: connections, or their ids (ids also name connections of other processes). */
@@ -48,12 +50,13 @@ let nextHubId = 0;
  *
  * The broadcast path is split in two: `publish`/`publishRecorded` decide what
  * a room's message is (recorded first, in order), `deliverLocal` sends it to
- * this process's sockets of the room. A backplane across processes sits
- * between the two.
+ * this process's sockets of the room. An engine across processes sits
+ * between the two: with one, recorded messages reach `deliverLocal` through
+ * the engine (in id order, from every process), and unrecorded ones are
+ * sent here at once and published to the other processes.
  */
-export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserData> {
+export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserData>, EngineEndpoint {
   readonly options: ResolvedOptions;
-  readonly history: History;
   readonly hooks: ControllerHooks<UserData>;
   readonly stats: StatCounters = new StatCounters();
   readonly connections: Map<string, Session<UserData>> = new Map();
@@ -69,15 +72,26 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   /** Topics of the runtime's publish/subscribe (Bun): they never leave this process, so a per-process prefix. */
   readonly #topicPrefix: string = `sb${nextHubId++}:`;
   #name: string | undefined;
+  #history: History | undefined;
+  /** The engine, until it is connected (on first use, so that the name a route gives is the one it sees). */
+  #engineToConnect: Engine | undefined;
+  #engine: EndpointEngine | undefined;
   /** Sessions whose onDisconnect has not yet finished. */
   #live = 0;
   #idleWaiters: (() => void)[] = [];
   #shuttingDown = false;
 
-  constructor(hooks: ControllerHooks<UserData>, options: ResolvedOptions, history: History | undefined, name: string | undefined) {
+  constructor(
+    hooks: ControllerHooks<UserData>,
+    options: ResolvedOptions,
+    history: History | undefined,
+    name: string | undefined,
+    engine: Engine | undefined,
+  ) {
     this.hooks = hooks;
     this.options = options;
-    this.history = history ?? new MemoryHistory({ size: options.historySize });
+    this.#history = engine ? undefined : history ?? new MemoryHistory({ size: options.historySize, ttl: options.historyTtl });
+    this.#engineToConnect = engine;
     this.#name = name;
     this.#heartbeat = new Heartbeat(() => this.connections.values(), options.pingInterval, options.idleTimeout);
     this.#sendBudget = new SendBudget(options.maxTotalBufferedAmount, () => this.connections.values());
@@ -91,6 +105,22 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   /** Names the controller after a route, unless it has a name already. */
   nameAfterRoute(route: string): void {
     this.#name ??= route;
+  }
+
+  /** The history: the engine's when there is one. */
+  get history(): History {
+    return this.#history ?? this.engine!.history;
+  }
+
+  /** The engine's side of this endpoint, connected on first use; undefined without an engine. */
+  get engine(): EndpointEngine | undefined {
+    if (this.#engineToConnect) {
+      const engine = this.#engineToConnect;
+      this.#engineToConnect = undefined;
+      this.#name = this.name; // from now on the name is the engine's: it names the shared keys and channels
+      this.#engine = engine.connect(this);
+    }
+    return this.#engine;
   }
 
   get shuttingDown(): boolean {
@@ -118,6 +148,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   /** Registers an accepted socket and runs `onConnect`; returns the sink for the socket's events. */
   open(transport: Transport, upgrade: AcceptedUpgrade<UserData>, bind: ((events: TransportEvents) => void) | undefined): TransportEvents {
+    void this.engine; // connected before the first session, so that broadcasts of other processes reach it
     const session = new Session(this, transport, upgrade.request, upgrade.userData, upgrade.protocol);
     bind?.(session);
     this.connections.set(session.id, session);
@@ -175,7 +206,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   }
 
   joinRoom(session: Session<UserData>, room: string): void {
-    this.#addMember(this.rooms, session, room);
+    this.#addRoomMember(session, room);
     session.transport.pubsub?.subscribe(this.#roomTopic(room));
   }
 
@@ -186,14 +217,26 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   /** Takes a session out of a room's members (and its catching-up ones); `true` if it was still catching up. */
   #forgetMember(session: Session<UserData>, room: string): boolean {
-    this.#removeMember(this.rooms, session, room);
+    if (this.#removeMember(this.rooms, session, room) && !this.rooms.has(room)) this.#engine?.unsubscribe(room);
     return this.#removeMember(this.#joining, session, room);
   }
 
-  #addMember(rooms: Map<string, Set<Session<UserData>>>, session: Session<UserData>, room: string): void {
+  /** Makes a session a member of a room; the room's first member here subscribes this process to it. */
+  #addRoomMember(session: Session<UserData>, room: string): void {
+    if (this.#addMember(this.rooms, session, room)) this.#subscribe(room).catch(() => {}); // a failure is the engine's to report
+  }
+
+  #subscribe(room: string): Promise<void> {
+    return this.engine?.subscribe(room) ?? Promise.resolve();
+  }
+
+  /** Adds a member; `true` when it is the room's first. */
+  #addMember(rooms: Map<string, Set<Session<UserData>>>, session: Session<UserData>, room: string): boolean {
     let members = rooms.get(room);
+    const first = !members;
     if (!members) rooms.set(room, (members = new Set()));
     members.add(session);
+    return first;
   }
 
   #removeMember(rooms: Map<string, Set<Session<UserData>>>, session: Session<UserData>, room: string): boolean {
@@ -218,11 +261,13 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
         throw new SwitchboardError("ALREADY_JOINED", `Cannot join room '${room}' with catch-up as connection ${session.id} is already in it`);
       }
       // A member at once (rooms, room(name), conn.rooms), with the room's live messages held.
-      this.#addMember(this.rooms, session, room);
+      this.#addRoomMember(session, room);
       this.#addMember(this.#joining, session, room);
     }
     let read: { catchUp: CatchUp; skipUpTo: Position | undefined };
     try {
+      // With an engine, the read starts once the room's messages flow here: what it misses comes live.
+      if (buffer && this.engine) await this.#subscribe(room);
       read = await this.#readCatchUp(room, since, limit);
     } catch (error) {
       if (buffer && session.cancelCatchUp(room, buffer)) this.#forgetMember(session, room);
@@ -267,8 +312,12 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   }
 
   finishCatchUps(session: Session<UserData>): void {
+    const engine = this.#engine;
     for (const [room, buffer] of session.beginCatchUpEnds()) {
-      this.#sequencer.afterInFlight(room, () => this.#endCatchUp(session, room, buffer));
+      const end = () => this.#endCatchUp(session, room, buffer);
+      // Recorded messages the read returned may still be on their way here: the end waits for them.
+      if (engine) engine.afterDelivered(room, buffer.skipUpTo, end);
+      else this.#sequencer.afterInFlight(room, end);
     }
   }
 
@@ -291,7 +340,9 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   publish(room: string | undefined, data: string | Uint8Array, except: Except<UserData> | undefined): number {
     if (room !== undefined) checkName("broadcast", "room", room);
     const bytes = typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
-    return this.deliverLocal(room, data, bytes, exceptIds(except), undefined);
+    const skip = exceptIds(except);
+    this.engine?.publish(room, data, idList(skip));
+    return this.deliverLocal(room, data, bytes, skip, undefined);
   }
 
   /**
@@ -320,6 +371,8 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
           }
         }
         : data;
+      const engine = this.engine;
+      if (engine) return this.#publishThroughEngine(engine, room, build, skip, () => buildFailure);
       // The History's contract is untyped in the data; what comes back is what `build` made.
       appended = (this.history.append(room, build) as Promise<HistoryEntry<Data>>).catch((error: unknown) => {
         // The caller's own builder failing is the caller's error, not the history's.
@@ -333,6 +386,52 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Records through the engine, which delivers to every process, this one
+   * included; resolves once this process has delivered it (or is not in the room).
+   */
+  #publishThroughEngine<Data extends HistoryData>(
+    engine: EndpointEngine,
+    room: string,
+    build: Data | ((meta: HistoryMeta) => Data),
+    skip: ExceptIds,
+    buildFailure: () => { error: unknown } | undefined,
+  ): Promise<HistoryEntry<Data>> {
+    const recorded = (engine.record(room, build, idList(skip)) as Promise<HistoryEntry<Data>>).catch((error: unknown) => {
+      if (buildFailure()?.error === error) throw error;
+      throw new SwitchboardError("HISTORY_FAILED", `Cannot record a message in room '${room}' as the history failed`, { cause: error });
+    });
+    return recorded.then((entry) => new Promise((resolve) => engine.afterDelivered(room, entry, () => resolve(entry))));
+  }
+
+  /** A message of another process, or a recorded one, for this process's sockets (EngineEndpoint). */
+  deliver(room: string | undefined, data: string | Uint8Array, except: readonly string[], position: Position | undefined): void {
+    const bytes = typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
+    const skip: ExceptIds = except.length === 0 ? NOBODY : except.length === 1 ? { one: except[0], many: undefined } : { one: undefined, many: new Set(except) };
+    this.deliverLocal(room, data, bytes, skip, position);
+  }
+
+  /** The engine lost the room's continuity: each local member is told, through `onResync` (EngineEndpoint). */
+  resync(room: string, position: Position): void {
+    for (const session of [...(this.rooms.get(room) ?? [])]) {
+      if (!session.isOpen) continue;
+      try {
+        const result: unknown = this.hooks.onResync(session, room, position);
+        if (result instanceof Promise) result.catch((error: unknown) => this.#reportError(session, error));
+      } catch (error) {
+        this.#reportError(session, error);
+      }
+    }
+  }
+
+  /** The engine's link went down or came back (EngineEndpoint); `stats()` reports it. */
+  stateChanged(_state: EngineState): void {}
+
+  /** Closes every connection, for the engine (EngineEndpoint). */
+  closeAll(code: number, reason: string): void {
+    for (const session of [...this.connections.values()]) session.beginClose(code, reason, this.options.closeTimeout);
   }
 
   /**
@@ -408,6 +507,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
       droppedMessages: s.droppedMessages,
       rejectedUpgrades: s.rejectedUpgrades,
       closesByCode: { ...s.closesByCode },
+      engine: this.#engine?.stats(),
     };
   }
 
@@ -425,7 +525,14 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
       clearTimeout(timer);
     }
     this.#heartbeat.stop();
+    await this.#engine?.close();
   }
+}
+
+/** The ids of an `ExceptIds`, for an engine. */
+function idList(except: ExceptIds): readonly string[] {
+  if (except.many) return [...except.many];
+  return except.one === undefined ? [] : [except.one];
 }
 
 function isExcepted(id: string, except: ExceptIds): boolean {

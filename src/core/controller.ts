@@ -4,7 +4,7 @@ import { type Except, Hub } from "./_hub.ts";
 import { toJson } from "./_session.ts";
 import { CloseCode } from "./close-codes.ts";
 import type { Connection } from "./connection.ts";
-import type { History, HistoryEntry, HistoryMeta } from "./history.ts";
+import type { History, HistoryEntry, HistoryMeta, Position } from "./history.ts";
 import { type ControllerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { ControllerStats } from "./stats.ts";
 import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
@@ -71,7 +71,7 @@ export class WebSocketController<UserData = undefined> {
   /** Creates the controller; see {@linkcode ControllerOptions} for the defaults. */
   constructor(options: ControllerOptions = {}) {
     const resolved = resolveOptions(options);
-    this.#hub = new Hub<UserData>(this, resolved, options.history, options.name);
+    this.#hub = new Hub<UserData>(this, resolved, options.history, options.name, options.engine);
     registerHub(this, this.#hub as Hub<unknown>);
   }
 
@@ -125,6 +125,20 @@ export class WebSocketController<UserData = undefined> {
    * `connections` and every room.
    */
   onDisconnect(_connection: Connection<UserData>, _code: number, _reason: string): void | Promise<void> {}
+
+  /**
+   * With an engine: the room's recorded messages could not reach this
+   * connection without a gap (Redis lost them, or failed over to a replica
+   * that had not got them all), so what the client holds of the room may be
+   * wrong. Live messages go on from `position`. By default the connection is
+   * closed with 1012 ("Resync"), so that the client reconnects and joins
+   * with its position, which then answers `complete: false` with the latest
+   * messages. Override it to start again in-band, for example with
+   * `conn.leave(room)` and `await conn.join(room, {})`.
+   */
+  onResync(connection: Connection<UserData>, _room: string, _position: Position): void | Promise<void> {
+    connection.close(CloseCode.ServiceRestart, "Resync");
+  }
 
   /**
    * A hook threw or rejected, or the library met a condition about a hook

@@ -10,6 +10,7 @@
  *   behind it were dropped and `onDisconnect` ran.
  * - `HISTORY_FAILED`: the History rejected an append or a read; `cause` holds its error.
  * - `ALREADY_JOINED`: `join(room, { since })` for a room the connection is in or is joining.
+ * - `ENGINE_UNAVAILABLE`: the controller's engine (Redis, say) cannot be reached; it is degraded.
  */
 export type SwitchboardErrorCode =
   | "UPGRADE_TIMEOUT"
@@ -17,7 +18,8 @@ export type SwitchboardErrorCode =
   | "USER_DATA_MISSING"
   | "HOOK_TIMEOUT"
   | "HISTORY_FAILED"
-  | "ALREADY_JOINED";
+  | "ALREADY_JOINED"
+  | "ENGINE_UNAVAILABLE";
 
 /**
  * An error of switchboard's own, with a machine-readable `code` (and, where

@@ -1,4 +1,5 @@
 import { checkKnownKeys, checkName, checkNumber, checkOptionsObject, describe } from "./_check.ts";
+import type { Engine } from "./engine.ts";
 import type { History } from "./history.ts";
 
 /** What happens to a message for a connection whose send buffer is past `maxBufferedAmount`. */
@@ -35,10 +36,23 @@ export interface ControllerOptions {
   idleTimeout?: number;
   /** Largest message accepted, in bytes; bigger ones close with 1009. Default 1 MiB. */
   maxMessageSize?: number;
-  /** Messages kept per room by the default `MemoryHistory`. Default 100. */
+  /** Messages kept per room (by the default `MemoryHistory`, or by the engine). Default 100. */
   historySize?: number;
+  /**
+   * How long (ms) a room's history is kept after its last recorded message
+   * (by the default `MemoryHistory`, or by the engine). Default 24 hours.
+   */
+  historyTtl?: number;
   /** A `History` to use instead of a `MemoryHistory` of `historySize`. */
   history?: History;
+  /**
+   * Carries broadcasts, recorded history and presence across processes (for
+   * example `RedisEngine` from `switchboard/redis`): controllers of the same
+   * `name` on every process that uses the engine are one endpoint. The
+   * engine then keeps the history, so `history` cannot be given as well.
+   * Default: none, everything stays in this process.
+   */
+  engine?: Engine;
   /**
    * Bytes that may wait in one connection's send buffer before
    * `slowConsumerPolicy` applies. Default 4 MiB.
@@ -121,6 +135,8 @@ export interface ResolvedOptions {
   readonly maxMessageSize: number;
   /** See {@linkcode ControllerOptions.historySize}. */
   readonly historySize: number;
+  /** See {@linkcode ControllerOptions.historyTtl}. */
+  readonly historyTtl: number;
   /** See {@linkcode ControllerOptions.maxBufferedAmount}. */
   readonly maxBufferedAmount: number;
   /** See {@linkcode ControllerOptions.maxTotalBufferedAmount}. */
@@ -149,6 +165,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   idleTimeout: 0,
   maxMessageSize: 1024 * 1024,
   historySize: 100,
+  historyTtl: 24 * 60 * 60 * 1000,
   maxBufferedAmount: 4 * 1024 * 1024,
   maxTotalBufferedAmount: 128 * 1024 * 1024,
   slowConsumerPolicy: "close",
@@ -162,7 +179,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
 };
 
 /** Every key {@linkcode ControllerOptions} has, for the check against typos from JavaScript. */
-const OPTION_KEYS: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_OPTIONS), "history", "name"]);
+const OPTION_KEYS: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_OPTIONS), "history", "name", "engine"]);
 
 const ACTION = "create controller";
 const COUNT = { min: 1, integer: true } as const;
@@ -188,6 +205,13 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
   if (history !== undefined && (typeof history !== "object" || history === null || typeof history.append !== "function")) {
     throw new TypeError(`Cannot ${ACTION} as 'history' must be a History (such as a MemoryHistory): current value is ${describe(history)}`);
   }
+  const engine = options.engine as { connect?: unknown } | undefined;
+  if (engine !== undefined && (typeof engine !== "object" || engine === null || typeof engine.connect !== "function")) {
+    throw new TypeError(`Cannot ${ACTION} as 'engine' must be an Engine (such as a RedisEngine): current value is ${describe(engine)}`);
+  }
+  if (engine !== undefined && history !== undefined) {
+    throw new TypeError(`Cannot ${ACTION} with both 'engine' and 'history': the engine keeps the history`);
+  }
   const number = (name: keyof ResolvedOptions & keyof ControllerOptions, rule: { min: number; integer?: boolean; infinite?: boolean }) =>
     checkNumber(ACTION, name, options[name], DEFAULT_OPTIONS[name] as number, rule);
   return {
@@ -195,6 +219,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     idleTimeout: number("idleTimeout", MILLISECONDS),
     maxMessageSize: number("maxMessageSize", COUNT),
     historySize: number("historySize", { min: 0, integer: true }),
+    historyTtl: number("historyTtl", { min: 1, infinite: true }),
     maxBufferedAmount: number("maxBufferedAmount", COUNT),
     maxTotalBufferedAmount: number("maxTotalBufferedAmount", { min: 1, integer: true, infinite: true }),
     slowConsumerPolicy: policy,

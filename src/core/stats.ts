@@ -1,3 +1,5 @@
+import type { EngineStats } from "./engine.ts";
+
 /** Counters of one controller, as returned by `stats()`. */
 export interface ControllerStats {
   /** Open connections. */
@@ -20,6 +22,8 @@ export interface ControllerStats {
   readonly rejectedUpgrades: number;
   /** Closed connections by close code, e.g. `{ "1000": 12, "1009": 1 }`. */
   readonly closesByCode: Readonly<Record<string, number>>;
+  /** The engine's state and counters, when the controller has an engine. */
+  readonly engine: EngineStats | undefined;
 }
 
 /** The mutable counters behind {@linkcode ControllerStats}. */

@@ -1,0 +1,147 @@
+import type { EndpointEngine, EngineEndpoint, EngineState, EngineStats } from "../core/engine.ts";
+import type { HistoryData, HistoryEntry, HistoryMeta, Position } from "../core/history.ts";
+import { encodeUnrecorded, type Envelope } from "./envelope.ts";
+import { EndpointKeys } from "./keys.ts";
+import { type HistoryLink, RedisHistory } from "./redis-history.ts";
+import { RoomFeed } from "./room-feed.ts";
+
+/** What an endpoint needs from its engine: the link, the subscriber, who this process is. */
+export interface EngineLink extends HistoryLink {
+  readonly processId: string;
+  readonly state: EngineState;
+  readonly degradedSince: number;
+  /** Subscribes the engine's subscriber connection to a channel for an endpoint; resolves once Redis confirms. */
+  listen(channel: string, endpoint: RedisEndpoint, room: string | undefined): Promise<void>;
+  /** Unsubscribes a channel. */
+  unlisten(channel: string): void;
+  /** The endpoint is closed. */
+  forget(endpoint: RedisEndpoint): void;
+}
+
+interface Subscription {
+  readonly feed: RoomFeed;
+  /** Resolves once the room's messages flow and the feed knows where the room is. */
+  ready: Promise<void>;
+}
+
+/**
+ * The Redis engine's side of one endpoint (one controller of this process):
+ * its history, the feed of each room that has local members, and the
+ * publish of unrecorded messages.
+ */
+export class RedisEndpoint implements EndpointEngine {
+  readonly history: RedisHistory;
+  readonly #endpoint: EngineEndpoint;
+  readonly #link: EngineLink;
+  readonly #keys: EndpointKeys;
+  readonly #rooms: Map<string, Subscription> = new Map();
+  #gapsRepaired = 0;
+  #resyncs = 0;
+  #closed = false;
+
+  constructor(endpoint: EngineEndpoint, link: EngineLink) {
+    this.#endpoint = endpoint;
+    this.#link = link;
+    this.#keys = new EndpointKeys(endpoint.name);
+    this.history = new RedisHistory(link, this.#keys, endpoint.options.historySize, endpoint.options.historyTtl);
+    // Messages to every connection of the endpoint; a failure here is retried when the link is back.
+    link.listen(this.#keys.everyone, this, undefined).catch(() => {});
+  }
+
+  get endpoint(): EngineEndpoint {
+    return this.#endpoint;
+  }
+
+  get state(): EngineState {
+    return this.#link.state;
+  }
+
+  publish(room: string | undefined, data: string | Uint8Array, except: readonly string[]): void {
+    if (this.#link.state !== "up") return; // at most once: the other processes miss it
+    const channel = room === undefined ? this.#keys.everyone : this.#keys.channel(room);
+    let client;
+    try {
+      client = this.#link.client();
+    } catch {
+      return;
+    }
+    client.call("PUBLISH", channel, encodeUnrecorded(this.#link.processId, data, except)).catch(() => {});
+  }
+
+  record(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData), except: readonly string[]): Promise<HistoryEntry> {
+    return this.history.record(room, data, except);
+  }
+
+  subscribe(room: string): Promise<void> {
+    const existing = this.#rooms.get(room);
+    if (existing) return existing.ready;
+    const feed = new RoomFeed({
+      readAfter: (id) => this.history.readAfter(room, id),
+      deliver: (message) => this.#endpoint.deliver(room, message.data, message.except, { epoch: message.epoch, id: message.id }),
+      resync: (position) => {
+        this.#resyncs++;
+        this.#endpoint.resync(room, position);
+      },
+      repaired: () => this.#gapsRepaired++,
+      failed: () => {}, // the link's state says why; the feed reads again once it is back
+    });
+    const subscription: Subscription = { feed, ready: Promise.resolve() };
+    subscription.ready = this.#link.listen(this.#keys.channel(room), this, room).then(() => feed.start());
+    subscription.ready.catch(() => {}); // callers that wait see it; a join's failure is reported there
+    this.#rooms.set(room, subscription);
+    return subscription.ready;
+  }
+
+  unsubscribe(room: string): void {
+    const subscription = this.#rooms.get(room);
+    if (!subscription) return;
+    this.#rooms.delete(room);
+    subscription.feed.close();
+    this.#link.unlisten(this.#keys.channel(room));
+  }
+
+  afterDelivered(room: string, position: Position | undefined, then: () => void): void {
+    const subscription = this.#rooms.get(room);
+    if (subscription) subscription.feed.afterDelivered(position, then);
+    else then();
+  }
+
+  /** A message on one of this endpoint's channels. */
+  received(room: string | undefined, envelope: Envelope): void {
+    if (this.#closed) return;
+    if (!envelope.recorded) {
+      if (envelope.origin !== this.#link.processId) this.#endpoint.deliver(room, envelope.data, envelope.except, undefined);
+      return;
+    }
+    if (room !== undefined) this.#rooms.get(room)?.feed.receive(envelope);
+  }
+
+  /** The link is back: each room's feed reads what its channel missed. */
+  resume(): void {
+    for (const { feed } of this.#rooms.values()) feed.resume();
+  }
+
+  /** Channels to subscribe again after the link was down. */
+  channels(): string[] {
+    return [this.#keys.everyone, ...[...this.#rooms.keys()].map((room) => this.#keys.channel(room))];
+  }
+
+  stats(): EngineStats {
+    return {
+      state: this.#link.state,
+      degradedSince: this.#link.degradedSince,
+      rooms: this.#rooms.size,
+      gapsRepaired: this.#gapsRepaired,
+      resyncs: this.#resyncs,
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    for (const room of [...this.#rooms.keys()]) this.unsubscribe(room);
+    this.#link.unlisten(this.#keys.everyone);
+    this.#link.forget(this);
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,86 @@
+import { LuaScript } from "./scripts.ts";
+
+/**
+ * The room's log as it stands: epoch, top id, base id. The epoch changes
+ * whenever ids could repeat or diverge: the server that set it has been
+ * restarted or replaced by a promoted replica (its run id differs: writes it
+ * had not replicated may be gone, and its ids could be issued again), or the
+ * stream is gone while ids were issued. Ids go on after the old top, so no id
+ * is ever issued twice within an epoch; ids at or before the base belong to
+ * earlier epochs. A room without a log gives epoch "" unless `create`.
+ */
+const CURRENT = `
+local function current(meta, stream, candidate, ttl, create)
+  local rid = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+  local m = redis.call('HMGET', meta, 'e', 't', 'b', 'r')
+  local epoch, top, base = m[1], tonumber(m[2]), tonumber(m[3])
+  if epoch and m[4] == rid and (top == base or redis.call('EXISTS', stream) == 1) then
+    return epoch, top, base
+  end
+  if not epoch and not create then return '', 0, 0 end
+  top = top or 0
+  redis.call('HSET', meta, 'e', candidate, 't', top, 'b', top, 'r', rid)
+  if tonumber(ttl) > 0 then redis.call('PEXPIRE', meta, ttl) end
+  return candidate, top, top
+end
+`;
+
+/**
+ * Appends one message and publishes it, atomically: the next id, XADD with
+ * that id and MAXLEN, the expiry of both keys, the room index, and PUBLISH
+ * of the envelope `<kind><epoch> <id> <timestamp> <except>\n<data>`.
+ * With an expected epoch and top (a message built from its own position),
+ * nothing is written unless they still hold; the reply then says where the
+ * room is, for another try.
+ *
+ * KEYS: meta, stream, room index. ARGV: channel, candidate epoch, maxlen,
+ * ttl ms, timestamp ms, kind (T text, B binary), data, except (comma
+ * separated ids), room, expected top ('' for none), expected epoch.
+ * Reply: { 1, epoch, id } appended, or { 0, epoch, top } not.
+ */
+export const APPEND: LuaScript = new LuaScript(CURRENT + `
+local epoch, top = current(KEYS[1], KEYS[2], ARGV[2], ARGV[4], true)
+if ARGV[10] ~= '' and (tonumber(ARGV[10]) ~= top or ARGV[11] ~= epoch) then
+  return { 0, epoch, top }
+end
+local id = top + 1
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', 'd', ARGV[7], 'k', ARGV[6], 'ts', ARGV[5], 'x', ARGV[8])
+redis.call('HSET', KEYS[1], 't', id)
+if tonumber(ARGV[4]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[5]) - tonumber(ARGV[4]))
+end
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[9])
+redis.call('PUBLISH', ARGV[1], ARGV[6] .. epoch .. ' ' .. id .. ' ' .. ARGV[5] .. ' ' .. ARGV[8] .. '\\n' .. ARGV[7])
+return { 1, epoch, id }
+`);
+
+/**
+ * The room's position and the entries after an id, in one atomic read.
+ * KEYS: meta, stream. ARGV: candidate epoch, ttl ms, after id, count.
+ * Reply: { epoch, top, base, entries } where entries are XRANGE's
+ * (`<id>-0`, { d, data, k, kind, ts, time, x, except }).
+ */
+export const READ_AFTER: LuaScript = new LuaScript(CURRENT + `
+local epoch, top, base = current(KEYS[1], KEYS[2], ARGV[1], ARGV[2], false)
+local entries = {}
+if tonumber(ARGV[4]) > 0 and top > tonumber(ARGV[3]) then
+  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[3] .. '-0', '+', 'COUNT', ARGV[4])
+end
+return { epoch, top, base, entries }
+`);
+
+/**
+ * The room's position and its newest entries, oldest last.
+ * KEYS: meta, stream. ARGV: candidate epoch, ttl ms, count.
+ * Reply: { epoch, top, base, entries } with entries newest first (XREVRANGE).
+ */
+export const READ_RECENT: LuaScript = new LuaScript(CURRENT + `
+local epoch, top, base = current(KEYS[1], KEYS[2], ARGV[1], ARGV[2], false)
+local entries = {}
+if tonumber(ARGV[3]) > 0 and top > 0 then
+  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[3])
+end
+return { epoch, top, base, entries }
+`);
