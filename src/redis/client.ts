@@ -43,7 +43,8 @@ export interface RedisClient {
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
   /** Removes a listener added with `on`. */
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  // deno-lint-ignore no-explicit-any -- any listener added with `on`, whatever its arguments
+  off(event: string, listener: (...args: any[]) => void): unknown;
   /** Closes the connection once pending replies are in. */
   quit(): Promise<unknown>;
   /** Closes the connection at once. */
