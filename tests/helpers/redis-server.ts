@@ -62,7 +62,8 @@ export interface RedisProcess {
 /** A spawned process and what it printed. */
 interface Spawned {
   readonly child: ChildProcess;
-  readonly pid: number;
+  /** Set once spawned. */
+  pid: number;
   readonly exited: Promise<void>;
   hasExited: boolean;
   /** The tail of its stdout and stderr (Redis logs to stdout). */
@@ -102,7 +103,10 @@ function spawnRedis(port: number, replicaOf: number | undefined): Promise<Spawne
       onExit();
     });
     child.once("error", (error) => reject(new Error(`spawning ${redisServerPath}: ${error.message}`)));
-    child.once("spawn", () => resolve(Object.assign(spawned, { pid: child.pid! })));
+    child.once("spawn", () => {
+      spawned.pid = child.pid!;
+      resolve(spawned);
+    });
     // A server a test forgot to stop must not keep the test process alive (Node would hang after
     // its last test): the exit hook kills it. Waiting for its exit refs it again (waitExit).
     // The pipes are sockets on all three runtimes, though typed as plain Readables.
