@@ -43,7 +43,7 @@ export class RedisEndpoint implements EndpointEngine {
     this.#endpoint = endpoint;
     this.#link = link;
     this.#keys = new EndpointKeys(endpoint.name);
-    this.history = new RedisHistory(link, this.#keys, endpoint.options.historySize, endpoint.options.historyTtl);
+    this.history = new RedisHistory(link, this.#keys, endpoint.options.historySize, endpoint.options.historyTtl, link.processId);
     // Messages to every connection of the endpoint; a failure here is retried when the link is back.
     link.listen(this.#keys.everyone, this, undefined).catch(() => {});
   }

@@ -35,13 +35,26 @@ end
  *
  * KEYS: meta, stream, room index. ARGV: channel, candidate epoch, maxlen,
  * ttl ms, timestamp ms, kind (T text, B binary), data, except (comma
- * separated ids), room, expected top ('' for none), expected epoch.
- * Reply: { 1, epoch, id } appended, or { 0, epoch, top } not.
+ * separated ids), room, expected top ('' for none), expected epoch, process id.
+ * Reply: { 1, epoch, id } appended, or { 0, epoch, top, held } not, where
+ * held is 1 when another process has claimed the room (wait a moment).
  */
 export const APPEND: LuaScript = new LuaScript(CURRENT + `
 local epoch, top = current(KEYS[1], KEYS[2], ARGV[2], ARGV[4], true)
-if ARGV[10] ~= '' and (tonumber(ARGV[10]) ~= top or ARGV[11] ~= epoch) then
-  return { 0, epoch, top }
+if ARGV[10] ~= '' then
+  -- A message built from its position. A process whose guess was wrong claims the room for a
+  -- moment, so that its next try goes before other processes' built messages: without the claim,
+  -- the process that just won always answers first and tries first, and the other starves.
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local claim = redis.call('HMGET', KEYS[1], 'c', 'ce')
+  local held = claim[1] and claim[1] ~= ARGV[12] and tonumber(claim[2]) > now
+  if held then return { 0, epoch, top, 1 } end
+  if tonumber(ARGV[10]) ~= top or ARGV[11] ~= epoch then
+    redis.call('HSET', KEYS[1], 'c', ARGV[12], 'ce', now + 50)
+    return { 0, epoch, top, 0 }
+  end
+  if claim[1] then redis.call('HDEL', KEYS[1], 'c', 'ce') end
 end
 local id = top + 1
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', 'd', ARGV[7], 'k', ARGV[6], 'ts', ARGV[5], 'x', ARGV[8])

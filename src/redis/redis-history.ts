@@ -29,8 +29,8 @@ export interface HistoryLink {
   bounded<T>(promise: Promise<T>): Promise<T>;
 }
 
-/** How many times a message built from its position is built again when other processes record at the same moment. */
-const MAX_BUILD_ATTEMPTS = 50;
+/** How long a message built from its position is built again while other processes record in the room. */
+const BUILD_DEADLINE_MS = 2_000;
 /** `XADD MAXLEN ~` keeps up to a macro node (100 entries by default) more than asked. */
 const TRIM_SLACK = 100;
 
@@ -49,8 +49,11 @@ export class RedisHistory implements History {
   /** The last position seen per room: the first guess of a message built from its position. */
   readonly #lastSeen: Map<string, Position> = new Map();
 
-  constructor(link: HistoryLink, keys: EndpointKeys, size: number, ttl: number) {
+  readonly #processId: string;
+
+  constructor(link: HistoryLink, keys: EndpointKeys, size: number, ttl: number, processId: string) {
     this.#link = link;
+    this.#processId = processId;
     this.#keys = keys;
     this.#size = size;
     this.#ttl = ttl === Infinity ? 0 : ttl;
@@ -68,7 +71,7 @@ export class RedisHistory implements History {
       return Promise.reject(error);
     }
     const turn = this.#turns.get(room);
-    const run = () => (typeof data === "function" ? this.#appendBuilt(room, data, except) : this.#appendOnce(room, data, except, undefined, Date.now()) as Promise<HistoryEntry>); // nothing expected: always appended
+    const run = () => (typeof data === "function" ? this.#appendBuilt(room, data, except) : this.#appendOnce(room, data, except, undefined, Date.now()).then((outcome) => outcome.entry!)); // nothing expected: always appended
     // Plain appends go out back to back (one connection keeps their order); a built one waits for its answer.
     const result = turn ? turn.then(run, run) : run();
     if (typeof data === "function" || turn) {
@@ -83,19 +86,28 @@ export class RedisHistory implements History {
 
   async #appendBuilt(room: string, build: (meta: HistoryMeta) => HistoryData, except: readonly string[]): Promise<HistoryEntry> {
     let guess = this.#lastSeen.get(room) ?? (await this.position(room));
-    for (let attempt = 0; attempt < MAX_BUILD_ATTEMPTS; attempt++) {
+    const deadline = Date.now() + BUILD_DEADLINE_MS;
+    for (let attempt = 1; ; attempt++) {
       const timestamp = Date.now();
-      const meta: HistoryMeta = { room, epoch: guess.epoch, id: guess.id + 1, timestamp };
-      const data = build(meta);
+      const data = build({ room, epoch: guess.epoch, id: guess.id + 1, timestamp });
       const outcome = await this.#appendOnce(room, data, except, guess, timestamp);
-      if (outcome) return outcome;
+      if (outcome.entry) return outcome.entry;
+      if (Date.now() > deadline) {
+        throw new Error(`Cannot append to room '${room}': other processes kept recording in it for ${BUILD_DEADLINE_MS} ms while this message was built (${attempt} tries)`);
+      }
+      if (outcome.held) await new Promise((resolve) => setTimeout(resolve, 1)); // another process's turn
       guess = this.#lastSeen.get(room)!;
     }
-    throw new Error(`Cannot append to room '${room}': ${MAX_BUILD_ATTEMPTS} other messages were recorded while this one was built`);
   }
 
   /** One append; with `expected`, only if the room is still there (else undefined, and `#lastSeen` says where it is). */
-  async #appendOnce(room: string, data: HistoryData, except: readonly string[], expected: Position | undefined, timestamp: number): Promise<HistoryEntry | undefined> {
+  async #appendOnce(
+    room: string,
+    data: HistoryData,
+    except: readonly string[],
+    expected: Position | undefined,
+    timestamp: number,
+  ): Promise<{ entry: HistoryEntry | undefined; held: boolean }> {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       throw new TypeError(`Cannot append to history as the data must be a string or a Uint8Array: current value is ${typeof data}`);
     }
@@ -112,11 +124,11 @@ export class RedisHistory implements History {
       room,
       expected ? expected.id : "",
       expected ? expected.epoch : "",
-    ]))) as [number, string, number];
-    const [appended, epoch, id] = reply;
+      this.#processId,
+    ]))) as [number, string, number, number?];
+    const [appended, epoch, id, held] = reply;
     this.#remember(room, { epoch, id });
-    if (appended !== 1) return undefined;
-    return { room, epoch, id, timestamp, data };
+    return { entry: appended === 1 ? { room, epoch, id, timestamp, data } : undefined, held: held === 1 };
   }
 
   #remember(room: string, position: Position): void {
