@@ -12,7 +12,6 @@ import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { PresenceTracker, type PresenceTrackerOptions } from "../src/core/_presence.ts";
 import { MemoryPresence, type PresenceChange, type PresenceEntry, type PresenceStore } from "../src/core/presence.ts";
-import type { RedisClient } from "../src/redis/client.ts";
 import { RedisPresence } from "../src/redis/presence.ts";
 import { type RedisProcess, redisServerPath, startRedis } from "./helpers/redis-server.ts";
 import { delay, waitFor } from "./helpers/server.ts";
@@ -23,13 +22,6 @@ function tracked(store: PresenceStore, options: PresenceTrackerOptions = {}): { 
   const tracker = new PresenceTracker(store, (change) => changes.push(change), options);
   return { tracker, changes };
 }
-
-/**
- * ioredis as the RedisClient it is at run time. A cast: ioredis declares
- * `off` with a listener of `any[]`, which RedisClient's `never[]` does not
- * accept under strictFunctionTypes.
- */
-const asClient = (redis: Redis): RedisClient => redis as unknown as RedisClient;
 
 const summary = (changes: readonly PresenceChange[]): string[] => changes.map((c) => `${c.type} ${c.room} ${c.key} ${JSON.stringify(c.data)}`);
 const byKey = (entries: readonly PresenceEntry[]): PresenceEntry[] => [...entries].sort((a, b) => (a.key < b.key ? -1 : 1));
@@ -277,10 +269,11 @@ describe("RedisPresence", { skip: !redisServerPath && "redis-server is not insta
   /** A "process": its own client and store, and the changes its expired listener got. */
   async function startProcess(name: string, processId: string, lease?: number) {
     const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    client.on("error", () => {}); // without a listener ioredis logs each connection error
     clients.push(client);
     await client.ping();
     const errors: Error[] = [];
-    const store = new RedisPresence(asClient(client), { name, processId, lease, onError: (error) => errors.push(error) });
+    const store = new RedisPresence(client, { name, processId, lease, onError: (error) => errors.push(error) });
     stores.push(store);
     const expired: PresenceChange[] = [];
     store.setExpiredListener((change) => expired.push(change));
@@ -440,16 +433,36 @@ describe("RedisPresence", { skip: !redisServerPath && "redis-server is not insta
     assert.deepEqual(await a.store.list("r"), [{ key: "bob", data: 1 }]);
   });
 
+  test("after Redis restarts empty, each process puts its holdings back and the first to do so reports the join", async () => {
+    const name = endpoint();
+    // A long lease: no timer renews before the calls below, which choose who renews first.
+    const a = await startProcess(name, "A", 60_000);
+    const b = await startProcess(name, "B", 60_000);
+    await a.store.add("r", "ada", 1);
+    await b.store.add("r", "ada", 1);
+    await b.store.add("r", "bob", 2);
+    await server.restart();
+    await waitFor(() => a.client.status === "ready" && b.client.status === "ready", 5_000, "the clients to reconnect");
+    assert.deepEqual(await a.store.list("r"), [], "the restarted server is empty");
+    await a.store.renew();
+    await b.store.renew();
+    assert.deepEqual(summary(a.expired), ["join r ada 1"]);
+    assert.deepEqual(summary(b.expired), ["join r bob 2"], "ada was back already: no second join");
+    assert.deepEqual(byKey(await b.store.list("r")), [{ key: "ada", data: 1 }, { key: "bob", data: 2 }]);
+    assert.equal(await server.command("HGET", `sb:{${name}:r}:pc`, "ada"), "2");
+    assert.equal(await server.command("ZRANGE", `sb:${name}:presence-rooms`, "0", "-1"), "r", "the room is indexed again");
+  });
+
   test("bad options and data are a TypeError (a RangeError for a short lease)", async () => {
     const client = new Redis(server.url, { lazyConnect: true });
     clients.push(client);
-    assert.throws(() => new RedisPresence(asClient(client), undefined as never), /Cannot create Redis presence as the options must be an object/);
-    assert.throws(() => new RedisPresence(asClient(client), { name: "", processId: "A" }), /'name' must be a non-empty string/);
-    assert.throws(() => new RedisPresence(asClient(client), { name: "n", processId: "A|B" }), /'processId' must not contain '\|'/);
-    assert.throws(() => new RedisPresence(asClient(client), { name: "n", processId: "A", lease: 50 }), RangeError);
-    assert.throws(() => new RedisPresence(asClient(client), { name: "n", processId: "A", leese: 1 } as never), /'leese' is not an option/);
+    assert.throws(() => new RedisPresence(client, undefined as never), /Cannot create Redis presence as the options must be an object/);
+    assert.throws(() => new RedisPresence(client, { name: "", processId: "A" }), /'name' must be a non-empty string/);
+    assert.throws(() => new RedisPresence(client, { name: "n", processId: "A|B" }), /'processId' must not contain '\|'/);
+    assert.throws(() => new RedisPresence(client, { name: "n", processId: "A", lease: 50 }), RangeError);
+    assert.throws(() => new RedisPresence(client, { name: "n", processId: "A", leese: 1 } as never), /'leese' is not an option/);
     assert.throws(() => new RedisPresence({} as never, { name: "n", processId: "A" }), /'client' must be a Redis client/);
-    const store = new RedisPresence(asClient(client), { name: endpoint(), processId: "A" });
+    const store = new RedisPresence(client, { name: endpoint(), processId: "A" });
     stores.push(store);
     await assert.rejects(store.add("r", "k", undefined), /Cannot add presence as 'data' must be JSON-serialisable/);
     await assert.rejects(store.add("r", "", 1), TypeError);
