@@ -39,6 +39,7 @@ export class RedisLink implements EngineLink {
   #degradedSince = 0;
   #everUp = false;
   #graceTimer: TimerHandle | undefined;
+  #pastGrace = false;
   #closed = false;
   readonly #events: LinkEvents;
   readonly #onStatus = (): void => this.#check();
@@ -70,6 +71,11 @@ export class RedisLink implements EngineLink {
   /** When the engine became degraded (ms since 1970); 0 while up. */
   get degradedSince(): number {
     return this.#degradedSince;
+  }
+
+  /** Whether the link has been degraded for longer than its grace. */
+  get pastGrace(): boolean {
+    return this.#pastGrace;
   }
 
   /** Connects an endpoint of this process. */
@@ -152,6 +158,7 @@ export class RedisLink implements EngineLink {
     if (this.#grace !== Infinity) {
       this.#graceTimer = unrefTimer(setTimeout(() => {
         if (this.#state !== "degraded") return;
+        this.#pastGrace = true;
         for (const endpoint of this.#endpoints) endpoint.endpoint.closeAll(CloseCode.TryAgainLater, "Redis unavailable, retry");
       }, this.#grace));
     }
@@ -160,6 +167,7 @@ export class RedisLink implements EngineLink {
   /** Subscribes every channel again (ioredis does too, but its order against our reads is not ours to know), then fills in each room. */
   async #restored(): Promise<void> {
     clearTimeout(this.#graceTimer);
+    this.#pastGrace = false;
     this.#everUp = true;
     this.#degradedSince = 0;
     const channels = [...this.#listeners.keys()];
