@@ -29,7 +29,7 @@
  */
 export { WebSocketController } from "./src/core/controller.ts";
 export type { BroadcastOptions, RecordedBroadcastOptions, ShutdownOptions } from "./src/core/controller.ts";
-export type { CatchUp, Connection, JoinOptions } from "./src/core/connection.ts";
+export type { CatchUp, Connection, JoinOptions, PresenceOptions } from "./src/core/connection.ts";
 export { CloseCode, isSendableCloseCode } from "./src/core/close-codes.ts";
 export type { CloseCodeValue } from "./src/core/close-codes.ts";
 export type { EndpointEngine, Engine, EngineEndpoint, EngineState, EngineStats } from "./src/core/engine.ts";
@@ -39,6 +39,8 @@ export { NO_POSITION, parsePosition } from "./src/core/history.ts";
 export type { History, HistoryData, HistoryEntry, HistoryMeta, Position, SinceResult } from "./src/core/history.ts";
 export { MemoryHistory } from "./src/core/memory-history.ts";
 export type { MemoryHistoryOptions } from "./src/core/memory-history.ts";
+export { MemoryPresence } from "./src/core/presence.ts";
+export type { PresenceChange, PresenceEntry, PresenceStore } from "./src/core/presence.ts";
 export { DEFAULT_OPTIONS } from "./src/core/options.ts";
 export type { ControllerOptions, ResolvedOptions, SlowConsumerPolicy } from "./src/core/options.ts";
 export type { Capabilities } from "./src/core/transport.ts";

@@ -408,18 +408,21 @@ describe("RedisPresence", { skip: !redisServerPath && "redis-server is not insta
     assert.deepEqual(await a.store.list("r"), [{ key: "ada", data: 1 }]);
   });
 
-  test("close removes this process's holdings and reports nothing, here or elsewhere", async () => {
+  test("close leaves this process's holdings to their lease: a client back elsewhere within it changes nothing, one that is not is reported once", async () => {
     const name = endpoint();
     const a = await startProcess(name, "A", 600);
     const b = await startProcess(name, "B", 600);
     await a.store.add("r", "ada", 1);
+    await a.store.add("r", "eve", 1);
     await a.store.add("r", "both", 1);
     await b.store.add("r", "both", 1);
-    await a.store.close();
-    assert.deepEqual(await b.store.list("r"), [{ key: "both", data: 1 }]);
-    assert.equal(await server.command("HGET", `sb:{${name}:r}:pc`, "both"), "1");
-    await delay(800);
-    assert.deepEqual([...a.expired, ...b.expired], []);
+    await a.store.close(); // a rolling deploy: a stops
+    assert.deepEqual(byKey(await b.store.list("r")), [{ key: "ada", data: 1 }, { key: "both", data: 1 }, { key: "eve", data: 1 }], "still listed");
+    assert.equal(await b.store.add("r", "ada", 1), "same", "ada reconnected to b within the lease: no join");
+    await delay(1_000); // past the lease and a sweep
+    assert.deepEqual(summary(b.expired), ["leave r eve 1"], "eve never came back: one leave, from b's sweep");
+    assert.deepEqual(a.expired, []);
+    assert.deepEqual(byKey(await b.store.list("r")), [{ key: "ada", data: 1 }, { key: "both", data: 1 }]);
     await assert.rejects(a.store.add("r", "ada", 1), /Cannot add presence as the store is closed/);
   });
 

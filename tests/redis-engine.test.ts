@@ -7,13 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { describe, test, type TestContext } from "node:test";
-import { SwitchboardError } from "../mod.ts";
+import { type Connection, type PresenceChange, type PresenceEntry, SwitchboardError, type UpgradeRequest, WebSocketController } from "../mod.ts";
+import { RedisEngine } from "../src/redis/mod.ts";
 import { type FeedMessage, FeedLog } from "./helpers/feed.ts";
 import { rawConnect, RawWebSocket } from "./helpers/raw-client.ts";
-import { type EngineProcess, startEngineProcess } from "./helpers/redis-engine.ts";
+import { type EngineProcess, fastClient, startEngineProcess } from "./helpers/redis-engine.ts";
 import { type RedisProcess, redisServerPath, startRedis, waitForReplication } from "./helpers/redis-server.ts";
 import { seededRandom } from "./helpers/latent-history.ts";
-import { delay, waitFor } from "./helpers/server.ts";
+import { delay, startServer, type TestServer, waitFor } from "./helpers/server.ts";
 import { startTcpProxy } from "./helpers/tcp-proxy.ts";
 
 // CI installs redis-server (.ci/run); a machine without it skips, saying why.
@@ -263,5 +264,104 @@ describe("Redis engine", { skip: noRedis }, () => {
       assert.equal(log.incompleteResumes, 1, "complete: false, never a wrong replay");
       assert.equal(log.position?.epoch, entry.epoch, "now in the new epoch");
     }
+  });
+});
+
+/** Joins "lobby" with a presence keyed by `?key=`, and keeps every presence change this process reports. */
+class Roster extends WebSocketController<{ key: string }> {
+  readonly changes: string[] = [];
+  override onUpgrade(request: UpgradeRequest): { userData: { key: string } } {
+    return { userData: { key: request.query.get("key") ?? "anonymous" } };
+  }
+  override async onConnect(conn: Connection<{ key: string }>): Promise<void> {
+    conn.join("lobby");
+    await conn.setPresence("lobby", { name: conn.userData.key.toUpperCase() }, { key: conn.userData.key });
+    conn.sendText("tracked");
+  }
+  override onPresence(change: PresenceChange): void {
+    this.changes.push(`${change.type} ${change.key}`);
+  }
+}
+
+/** A Roster on its own engine and server, as one process. */
+async function startRoster(t: TestContext, port: number, options: { presenceLease?: number; presenceGrace?: number } = {}) {
+  const client = fastClient(port);
+  const engine = new RedisEngine({ client, presenceLease: options.presenceLease });
+  const roster = new Roster({ name: "roster", engine, presenceGrace: options.presenceGrace ?? 300 });
+  const server = await startServer({ "/roster": roster });
+  await waitFor(() => engine.state === "up", 5_000, "the engine to be up");
+  const stop = async () => {
+    await server.stop();
+    await engine.close(); // closes the subscriber it made
+    client.disconnect();
+  };
+  t.after(stop);
+  /** A crash: the process's command connection goes without a word (no renewal, no removal), and its server with it. */
+  const crash = async () => {
+    client.disconnect();
+    await server.stop();
+  };
+  return { roster, server, engine, stop, crash };
+}
+
+async function visit(server: TestServer, key: string): Promise<RawWebSocket> {
+  const ws = await server.connect(`/roster?key=${key}`);
+  assert.equal((await ws.nextMessage(5_000)).text(), "tracked");
+  return ws;
+}
+
+const names = (entries: readonly PresenceEntry[]): string[] => entries.map((e) => e.key).sort();
+
+describe("presence", () => {
+  test("in one process (no engine): one join per key over two tabs, no change for a reconnect within the grace, a leave after it", async (t) => {
+    const roster = new Roster({ presenceGrace: 300 });
+    const server = await startServer({ "/roster": roster });
+    t.after(() => server.stop());
+    const tab1 = await visit(server, "ada");
+    const tab2 = await visit(server, "ada");
+    assert.deepEqual(names(await roster.presence("lobby")), ["ada"]);
+    tab1.close(1000);
+    tab2.destroy();
+    await Promise.all([tab1.closed, tab2.closed]);
+    const back = await visit(server, "ada"); // within the grace
+    await delay(500);
+    assert.deepEqual(roster.changes, ["join ada"], "no leave, no second join");
+    back.close(1000);
+    await waitFor(() => roster.changes.length === 2, 3_000, "the leave");
+    assert.deepEqual(roster.changes, ["join ada", "leave ada"]);
+    assert.deepEqual(await roster.presence("lobby"), []);
+  });
+
+  test("across processes on Redis: listed everywhere, each change reported once, a move to another process within the grace changes nothing, a crashed process's presences go within the lease", { skip: noRedis }, async (t) => {
+    const server = await redis(t);
+    const lease = 1_000;
+    const a = await startRoster(t, server.port, { presenceLease: lease });
+    const b = await startRoster(t, server.port, { presenceLease: lease });
+    const c = await startRoster(t, server.port, { presenceLease: lease });
+    const ada = await visit(a.server, "ada");
+    const bob = await visit(b.server, "bob");
+    const eve = await visit(c.server, "eve");
+    for (const p of [a, b, c]) assert.deepEqual(names(await p.roster.presence("lobby")), ["ada", "bob", "eve"]);
+    const all = () => [...a.roster.changes, ...b.roster.changes, ...c.roster.changes].sort();
+    assert.deepEqual(all(), ["join ada", "join bob", "join eve"], "each join reported once, by one process");
+
+    ada.destroy(); // ada's connection drops, and she comes back on another process within the grace
+    await ada.closed;
+    const adaAgain = await visit(b.server, "ada");
+    await delay(600);
+    assert.deepEqual(all(), ["join ada", "join bob", "join eve"], "no leave, no join");
+
+    bob.close(1000);
+    await waitFor(() => all().includes("leave bob"), 3_000, "bob's leave");
+    assert.equal(all().filter((x) => x === "leave bob").length, 1);
+
+    const crashed = Date.now();
+    await c.crash(); // eve's process dies without a word
+    await waitFor(() => all().includes("leave eve"), lease * 2 + 1_000, "eve's leave from another process's sweep");
+    assert.ok(Date.now() - crashed <= lease * 1.25 + 500, `within the lease: ${Date.now() - crashed} ms`);
+    assert.deepEqual(names(await a.roster.presence("lobby")), ["ada"]);
+    eve.destroy();
+    adaAgain.close(1000);
+    await adaAgain.closed;
   });
 });

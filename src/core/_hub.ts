@@ -15,6 +15,8 @@ import type { EndpointEngine, Engine, EngineEndpoint, EngineState } from "./engi
 import { SwitchboardError, toError } from "./errors.ts";
 import type { History, HistoryData, HistoryEntry, HistoryMeta, Position } from "./history.ts";
 import { MemoryHistory } from "./memory-history.ts";
+import { PresenceTracker } from "./_presence.ts";
+import { MemoryPresence, type PresenceChange, type PresenceEntry } from "./presence.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { type ControllerStats, StatCounters } from "./stats.ts";
 import type { NativePublisher, Transport, TransportEvents } from "./transport.ts";
@@ -25,6 +27,7 @@ export interface ControllerHooks<UserData> extends HookTarget<UserData> {
   onUpgrade(request: UpgradeRequest): UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
   onError(connection: Connection<UserData> | undefined, error: Error): unknown;
   onResync(connection: Connection<UserData>, room: string, position: Position): unknown;
+  onPresence(change: PresenceChange): unknown;
 }
 
 /** Who a broadcast leaves out: connections, or their ids (ids also name connections of other processes). */
@@ -76,6 +79,8 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   /** The engine, until it is connected (on first use, so that the name a route gives is the one it sees). */
   #engineToConnect: Engine | undefined;
   #engine: EndpointEngine | undefined;
+  /** Presence, made on first use (in memory, or the engine's). */
+  #presence: PresenceTracker | undefined;
   /** Sessions whose onDisconnect has not yet finished. */
   #live = 0;
   #idleWaiters: (() => void)[] = [];
@@ -224,6 +229,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   /** Takes a session out of a room's members (and its catching-up ones); `true` if it was still catching up. */
   #forgetMember(session: Session<UserData>, room: string): boolean {
+    this.#presence?.untrack(session.id, room);
     if (this.#removeMember(this.rooms, session, room) && !this.rooms.has(room)) this.#engine?.unsubscribe(room);
     return this.#removeMember(this.#joining, session, room);
   }
@@ -338,6 +344,38 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     } catch (error) {
       // Runs from a timer or a promise callback: a failure must reach onError, not the process.
       this.#reportError(session, error);
+    }
+  }
+
+  // --- Presence ---------------------------------------------------------------------
+
+  get presence(): PresenceTracker {
+    return (this.#presence ??= new PresenceTracker(this.engine?.presence ?? new MemoryPresence(), (change) => this.#presenceChanged(change), {
+      grace: this.options.presenceGrace,
+      onError: (error) => this.#reportError(undefined, error),
+    }));
+  }
+
+  /** Sets a member's presence in a room; see `Connection.setPresence`. */
+  async setPresence(session: Session<UserData>, room: string, data: unknown, key: string): Promise<void> {
+    if (!session.rooms.has(room)) {
+      throw new TypeError(`Cannot set presence in room '${room}' as connection ${session.id} is not in it: join it first`);
+    }
+    await this.presence.track(session.id, room, key, data);
+    // It may have left (or closed) while the store answered: then the presence goes as a leave would.
+    if (!session.rooms.has(room)) this.#presence?.untrack(session.id, room);
+  }
+
+  listPresence(room: string): Promise<PresenceEntry[]> {
+    return this.presence.list(room);
+  }
+
+  #presenceChanged(change: PresenceChange): void {
+    try {
+      const result: unknown = this.hooks.onPresence(change);
+      if (result instanceof Promise) result.catch((error: unknown) => this.#reportError(undefined, error));
+    } catch (error) {
+      this.#reportError(undefined, error);
     }
   }
 
@@ -532,6 +570,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
       clearTimeout(timer);
     }
     this.#heartbeat.stop();
+    await this.#presence?.close();
     await this.#engine?.close();
   }
 }

@@ -1,9 +1,11 @@
 import { CatchUpBuffer } from "./_catch-up.ts";
 import { Connection as ConnectionSummary } from "./_connection-summary.ts";
-import { checkCloseFrame, checkName, describe } from "./_check.ts";
+import { checkCloseFrame, checkKnownKeys, checkName, checkOptionsObject, describe } from "./_check.ts";
 import { CLOSED, CLOSING } from "./_closing-handshake.ts";
 import { CloseCode } from "./close-codes.ts";
-import type { CatchUp, Connection, JoinOptions } from "./connection.ts";
+import type { CatchUp, Connection, JoinOptions, PresenceOptions } from "./connection.ts";
+
+const PRESENCE_KEYS: ReadonlySet<string> = new Set(["key"]);
 import { SwitchboardError } from "./errors.ts";
 import type { Position } from "./history.ts";
 import { connectionId } from "./_ids.ts";
@@ -50,6 +52,7 @@ export interface SessionHost<UserData> extends OutboundHost {
   joinWithCatchUp(session: Session<UserData>, room: string, since: Position | number | undefined, limit: number | undefined): Promise<CatchUp>;
   /** Ends the catch-ups whose history read is done: the session joins and gets what was held. */
   finishCatchUps(session: Session<UserData>): void;
+  setPresence(session: Session<UserData>, room: string, data: unknown, key: string): Promise<void>;
 }
 
 /**
@@ -166,6 +169,19 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     if (this.status === CLOSED || this.#rooms?.has(room)) return;
     (this.#rooms ??= new Set()).add(room);
     this.host.joinRoom(this, room);
+  }
+
+  setPresence(room: string, data: unknown, options?: PresenceOptions): Promise<void> {
+    try {
+      checkName("set presence", "room", room);
+      checkOptionsObject("set presence", options);
+      if (options !== undefined) checkKnownKeys("set presence", options, PRESENCE_KEYS);
+      const key = options?.key ?? this.id;
+      checkName("set presence", "key", key);
+      return this.host.setPresence(this, room, data, key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   leave(room: string): void {

@@ -13,6 +13,16 @@ export interface JoinOptions {
   limit?: number;
 }
 
+/** Options of {@linkcode Connection.setPresence}. */
+export interface PresenceOptions {
+  /**
+   * Who the presence is: connections with one key (a user's tabs, a client
+   * that reconnects with its session id) are one presence. Default: the
+   * connection's id.
+   */
+  key?: string;
+}
+
 /** What {@linkcode Connection.join} with catch-up resolves with. */
 export interface CatchUp {
   /**
@@ -122,6 +132,32 @@ export interface Connection<UserData = undefined> {
    * ```
    */
   join(room: string, options: JoinOptions): Promise<CatchUp>;
-  /** Leaves a room. */
+  /** Leaves a room; its presence there goes too (after `presenceGrace`). */
   leave(room: string): void;
+  /**
+   * Sets this connection's presence in a room it is in: `data` (JSON) under
+   * `key`, listed by `controller.presence(room)` on every process. The
+   * controller's `onPresence` runs once, on one process, for each join,
+   * update and leave of a key. It goes when the connection leaves the room
+   * or closes, after `presenceGrace`: a client back within it (on any
+   * process, with the same key) is neither announced as gone nor as back.
+   * Rejects with a TypeError for a room it is not in, or data JSON cannot hold.
+   *
+   * @example
+   * ```ts
+   * import { type Connection, type PresenceChange, WebSocketController } from "switchboard";
+   *
+   * class Chat extends WebSocketController<{ name: string; session: string }> {
+   *   override async onConnect(conn: Connection<{ name: string; session: string }>) {
+   *     conn.join("general");
+   *     await conn.setPresence("general", { name: conn.userData.name }, { key: conn.userData.session });
+   *   }
+   *   override onPresence(change: PresenceChange) {
+   *     // Runs on one process per change: a broadcast from here reaches the room once.
+   *     this.broadcastJson({ type: change.type, who: change.data }, { room: change.room });
+   *   }
+   * }
+   * ```
+   */
+  setPresence(room: string, data: unknown, options?: PresenceOptions): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { toJson } from "./_session.ts";
 import { CloseCode } from "./close-codes.ts";
 import type { Connection } from "./connection.ts";
 import type { History, HistoryEntry, HistoryMeta, Position } from "./history.ts";
+import type { PresenceChange, PresenceEntry } from "./presence.ts";
 import { type ControllerOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { ControllerStats } from "./stats.ts";
 import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
@@ -141,6 +142,14 @@ export class WebSocketController<UserData = undefined> {
   }
 
   /**
+   * A presence joined a room, changed its data, or left it (see
+   * `conn.setPresence`). Runs once per change, on the one process that made
+   * it (or, for a crashed process's presences, on the process that found
+   * their lease expired), so a broadcast from here reaches the room once.
+   */
+  onPresence(_change: PresenceChange): void | Promise<void> {}
+
+  /**
    * A hook threw or rejected, or the library met a condition about a hook
    * (a `SwitchboardError` with its `code`); `connection` is undefined for
    * `onUpgrade`. Logs to `console.error` unless overridden.
@@ -168,6 +177,11 @@ export class WebSocketController<UserData = undefined> {
   /** The members of a room (empty when nobody is in it). */
   room(name: string): ReadonlySet<Connection<UserData>> {
     return this.#hub.rooms.get(name) ?? new Set();
+  }
+
+  /** Who is in a room, across every process of the endpoint: one entry per presence key. */
+  presence(room: string): Promise<PresenceEntry[]> {
+    return this.#hub.listPresence(room);
   }
 
   /** The message history, per room. */

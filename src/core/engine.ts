@@ -8,7 +8,7 @@
  */
 
 import type { History, HistoryData, HistoryEntry, HistoryMeta, Position } from "./history.ts";
-import type { ResolvedOptions } from "./options.ts";
+import type { PresenceStore } from "./presence.ts";
 
 /**
  * What an engine calls on the endpoint it carries (one controller of this
@@ -18,8 +18,8 @@ import type { ResolvedOptions } from "./options.ts";
 export interface EngineEndpoint {
   /** The endpoint's name: controllers of the same name on different processes are one endpoint. */
   readonly name: string;
-  /** The controller's options: `historySize` and `historyTtl` bound the engine's history of this endpoint. */
-  readonly options: ResolvedOptions;
+  /** The controller's `historySize` and `historyTtl`: they bound the engine's history of this endpoint. */
+  readonly options: { readonly historySize: number; readonly historyTtl: number };
   /**
    * Sends a message to this process's sockets of `room` (every socket when
    * `room` is undefined), minus the connections whose ids are in `except`.
@@ -64,6 +64,8 @@ export interface EngineStats {
 export interface EndpointEngine {
   /** The endpoint's history, shared by all its processes. */
   readonly history: History;
+  /** Where the endpoint's presences are kept, for all its processes. */
+  readonly presence: PresenceStore;
   /**
    * Sends a message to the other processes' sockets of `room` (or of the
    * endpoint): at most once, with no position. This process's own sockets

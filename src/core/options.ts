@@ -54,6 +54,12 @@ export interface ControllerOptions {
    */
   engine?: Engine;
   /**
+   * How long (ms) a presence stays after its last connection on this process
+   * leaves the room, so that a client that reconnects within it (to any
+   * process) is not announced as gone and back. Default 5 000; 0: at once.
+   */
+  presenceGrace?: number;
+  /**
    * Bytes that may wait in one connection's send buffer before
    * `slowConsumerPolicy` applies. Default 4 MiB.
    */
@@ -153,6 +159,8 @@ export interface ResolvedOptions {
   readonly upgradeTimeout: number;
   /** See {@linkcode ControllerOptions.hookTimeout}. */
   readonly hookTimeout: number;
+  /** See {@linkcode ControllerOptions.presenceGrace}. */
+  readonly presenceGrace: number;
   /** See {@linkcode ControllerOptions.requireUserData}. */
   readonly requireUserData: boolean;
   /** See {@linkcode ControllerOptions.protocols}. */
@@ -174,6 +182,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   maxPendingBytes: 8 * 1024 * 1024,
   upgradeTimeout: 10_000,
   hookTimeout: 10_000,
+  presenceGrace: 5_000,
   requireUserData: false,
   protocols: undefined,
 };
@@ -228,6 +237,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     maxPendingBytes: number("maxPendingBytes", COUNT),
     upgradeTimeout: number("upgradeTimeout", { min: 1 }),
     hookTimeout: number("hookTimeout", MILLISECONDS),
+    presenceGrace: number("presenceGrace", MILLISECONDS),
     requireUserData: options.requireUserData ?? false,
     protocols: protocols ? [...protocols] : undefined,
   };

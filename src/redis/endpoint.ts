@@ -1,8 +1,10 @@
 import type { EndpointEngine, EngineEndpoint, EngineState, EngineStats } from "../core/engine.ts";
 import type { HistoryData, HistoryEntry, HistoryMeta, Position } from "../core/history.ts";
+import type { RedisClient } from "./client.ts";
 import { encodeUnrecorded, type Envelope } from "./envelope.ts";
 import { EndpointKeys } from "./keys.ts";
 import { type HistoryLink, RedisHistory } from "./redis-history.ts";
+import { RedisPresence } from "./presence.ts";
 import { RoomFeed } from "./room-feed.ts";
 
 /** What an endpoint needs from its engine: the link, the subscriber, who this process is. */
@@ -12,6 +14,10 @@ export interface EngineLink extends HistoryLink {
   readonly degradedSince: number;
   /** Whether the link has been degraded for longer than its grace. */
   readonly pastGrace: boolean;
+  /** How long presences outlive their process's last renewal (ms). */
+  readonly presenceLease: number;
+  /** The command client as it is, for presence (which checks its state itself). */
+  readonly commandClient: RedisClient;
   /** Subscribes the engine's subscriber connection to a channel for an endpoint; resolves once Redis confirms. */
   listen(channel: string, endpoint: RedisEndpoint, room: string | undefined): Promise<void>;
   /** Unsubscribes a channel. */
@@ -33,6 +39,7 @@ interface Subscription {
  */
 export class RedisEndpoint implements EndpointEngine {
   readonly history: RedisHistory;
+  readonly presence: RedisPresence;
   readonly #endpoint: EngineEndpoint;
   readonly #link: EngineLink;
   readonly #keys: EndpointKeys;
@@ -46,6 +53,7 @@ export class RedisEndpoint implements EndpointEngine {
     this.#link = link;
     this.#keys = new EndpointKeys(endpoint.name);
     this.history = new RedisHistory(link, this.#keys, endpoint.options.historySize, endpoint.options.historyTtl, link.processId);
+    this.presence = new RedisPresence(link.commandClient, { name: endpoint.name, processId: link.processId, lease: link.presenceLease });
     // Messages to every connection of the endpoint; a failure here is retried when the link is back.
     link.listen(this.#keys.everyone, this, undefined).catch(() => {});
   }
@@ -148,6 +156,6 @@ export class RedisEndpoint implements EndpointEngine {
     for (const room of [...this.#rooms.keys()]) this.unsubscribe(room);
     this.#link.unlisten(this.#keys.everyone);
     this.#link.forget(this);
-    return Promise.resolve();
+    return this.presence.close();
   }
 }

@@ -18,9 +18,14 @@ export interface RedisEngineOptions {
   degradedGrace?: number;
   /** How long (ms) a command may take before it is given up as failed. Default 5 000. */
   commandTimeout?: number;
+  /**
+   * How long (ms) a process's presences outlive its last renewal: a crashed
+   * process's presences are gone within 1.25 × this. Default 10 000.
+   */
+  presenceLease?: number;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(["client", "subscriber", "degradedGrace", "commandTimeout"]);
+const OPTION_KEYS: ReadonlySet<string> = new Set(["client", "subscriber", "degradedGrace", "commandTimeout", "presenceLease"]);
 const ACTION = "create RedisEngine";
 
 /**
@@ -67,8 +72,9 @@ export class RedisEngine extends EventTarget implements Engine {
     }
     const grace = checkNumber(ACTION, "degradedGrace", options.degradedGrace, 10_000, { min: 0, infinite: true });
     const timeout = checkNumber(ACTION, "commandTimeout", options.commandTimeout, 5_000, { min: 1 });
+    const lease = checkNumber(ACTION, "presenceLease", options.presenceLease, 10_000, { min: 100 });
     super();
-    this.#link = new RedisLink(options.client, options.subscriber, grace, timeout, {
+    this.#link = new RedisLink(options.client, options.subscriber, { grace, timeout, lease }, {
       changed: (state) => this.dispatchEvent(new Event(state)),
     });
   }

@@ -46,10 +46,19 @@ export class RedisLink implements EngineLink {
   readonly #onMessage = (channel: Uint8Array, message: Uint8Array): void => this.#dispatch(channel, message);
   readonly #onError = (): void => {}; // ioredis reports errors as events; the state says what matters
 
-  constructor(client: RedisClient, subscriber: RedisClient | undefined, grace: number, timeout: number, events: LinkEvents) {
+  /** How long presences outlive their process's last renewal (ms). */
+  readonly presenceLease: number;
+
+  constructor(
+    client: RedisClient,
+    subscriber: RedisClient | undefined,
+    limits: { grace: number; timeout: number; lease: number },
+    events: LinkEvents,
+  ) {
     this.#events = events;
-    this.#grace = grace;
-    this.#timeout = timeout;
+    this.#grace = limits.grace;
+    this.#timeout = limits.timeout;
+    this.presenceLease = limits.lease;
     this.#client = client;
     this.#ownsSubscriber = subscriber === undefined;
     this.#subscriber = subscriber ?? client.duplicate();
@@ -100,6 +109,11 @@ export class RedisLink implements EngineLink {
   }
 
   // --- EngineLink: for the endpoints -------------------------------------------
+
+  /** The command client as it is, whatever its state (presence renews and sweeps only while it is ready). */
+  get commandClient(): RedisClient {
+    return this.#client;
+  }
 
   /** The command client; a `SwitchboardError` `"ENGINE_UNAVAILABLE"` while degraded after having been up. */
   client(): RedisClient {

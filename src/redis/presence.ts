@@ -219,10 +219,11 @@ export class RedisPresence implements PresenceStore {
   }
 
   /**
-   * Stops the timers and removes this process's holdings, reporting no
-   * change (in this process or another). When the client is not ready, or a
-   * removal fails (to `onError`), what is left goes when its lease runs out,
-   * and the sweep that removes it reports the leaves.
+   * Stops the timers and leaves this process's holdings to their lease: a
+   * process that shuts down (a rolling deploy) does not announce its clients
+   * as gone, since most reconnect to another process within the lease, which
+   * then changes nothing; those that do not are reported once, by the sweep
+   * of another process that removes them.
    */
   close(): Promise<void> {
     return (this.#closing ??= this.#close());
@@ -231,17 +232,8 @@ export class RedisPresence implements PresenceStore {
   async #close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     await Promise.allSettled([this.#renewing, this.#sweeping]);
-    const holdings = [...this.#holdings];
     this.#holdings.clear();
     this.#listener = undefined;
-    // Not queued behind a reconnect: the leases run out instead, and the sweeps of other processes report the leaves.
-    if (this.#client.status !== "ready") return;
-    const removals = holdings.flatMap(([room, held]) =>
-      chunks([...held.keys()]).map((keys) => REMOVE.run(this.#client, this.#roomKeys(room), [this.#processId, ...keys]))
-    );
-    for (const result of await Promise.allSettled(removals)) {
-      if (result.status === "rejected") this.#onError(toError(result.reason));
-    }
   }
 
   #roomKeys(room: string): [pz: string, pc: string, ph: string] {
