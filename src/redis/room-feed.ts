@@ -162,23 +162,31 @@ export class RoomFeed {
     this.#waiters = waiting;
   }
 
-  /** Fills what is missing from the stream; resyncs when it cannot. One read at a time. */
+  /**
+   * Fills what is missing from the stream; resyncs when it cannot. One read
+   * at a time. The channel goes on delivering while a read is out, so a read
+   * is judged from where it started, and what came live meanwhile is skipped.
+   */
   async #readStream(): Promise<void> {
     if (this.#reading || this.#closed) return;
     this.#reading = true;
     try {
       for (let round = 0; round < 100 && !this.#closed; round++) {
-        const read = await this.#host.readAfter(this.#delivered);
+        const from: Position = { epoch: this.#epoch, id: this.#delivered };
+        const read = await this.#host.readAfter(from.id);
         if (this.#closed) return;
-        const continues = read.epoch === this.#epoch && this.#delivered >= read.base && (read.entries.length === 0 ? read.top === this.#delivered : read.entries[0]!.id === this.#delivered + 1);
-        const fromEmpty = this.#epoch === "" && this.#delivered === 0 && read.base === 0 && (read.entries[0]?.id ?? 1) === 1;
-        if (!continues && !fromEmpty) {
+        const continues = read.epoch === from.epoch && from.id >= read.base && (read.entries.length === 0 ? read.top === from.id : read.entries[0]!.id === from.id + 1);
+        const fromEmpty = from.epoch === "" && from.id === 0 && read.base === 0 && (read.entries[0]?.id ?? 1) === 1;
+        // A room with no log at the start may have taken its first epoch from the channel since; a read that saw no log yet says nothing against it.
+        const otherEpoch = this.#epoch !== from.epoch && read.epoch !== "" && read.epoch !== this.#epoch;
+        if ((!continues && !fromEmpty) || otherEpoch) {
           this.#restart(read.epoch, read.top);
           return;
         }
-        this.#epoch = read.epoch;
+        if (read.epoch !== "") this.#epoch = read.epoch;
         let filled = false;
         for (const entry of read.entries) {
+          if (entry.id <= this.#delivered) continue; // it came live while the read was out
           if (entry.id !== this.#delivered + 1) break;
           this.#ahead.delete(entry.id);
           this.#deliver(entry);
@@ -199,14 +207,16 @@ export class RoomFeed {
 
   /** The stream cannot fill the gap: live from the room's top, and the members start again. */
   #restart(epoch: string, top: number): void {
-    for (const id of this.#ahead.keys()) if (id <= top) this.#ahead.delete(id);
+    // In the same epoch, what the channel delivered while the read was out stays delivered: the members go on from there.
+    const from = epoch === this.#epoch ? Math.max(top, this.#delivered) : top;
+    for (const id of this.#ahead.keys()) if (id <= from) this.#ahead.delete(id);
     this.#epoch = epoch;
-    this.#delivered = top;
+    this.#delivered = from;
     // Held messages of the new epoch after its top are delivered in order.
     const held = [...this.#ahead.values()].filter((m) => m.epoch === epoch).sort((a, b) => a.id - b.id);
     this.#ahead.clear();
     for (const message of held) this.#ahead.set(message.id, message);
-    this.#host.resync({ epoch, id: top });
+    this.#host.resync({ epoch, id: from });
     this.#drain();
   }
 }
