@@ -111,6 +111,16 @@ export class ServerProcess {
     return connectOrThrow(this.ws(pathname), options);
   }
 
+  /** Its controller's `stats()` (GET /stats), or the error that got instead, within 1 s. */
+  async stats(): Promise<unknown> {
+    try {
+      const response = await fetch(`http://127.0.0.1:${this.port}/stats`, { signal: AbortSignal.timeout(1_000) });
+      return await response.json();
+    } catch (error) {
+      return `no stats: ${(error as Error).message}`;
+    }
+  }
+
   /** What it wrote on stderr (the last few KB). */
   get stderr(): string {
     return this.#stderr.text;
