@@ -10,6 +10,7 @@
 export type RedisArgument = string | number | Uint8Array;
 
 /** The connection states ioredis reports in `status`; only `"ready"` carries commands. */
+// deno-lint-ignore ban-types -- `string & {}` keeps the known states as suggestions while allowing any string
 export type RedisStatus = "wait" | "reconnecting" | "connecting" | "connect" | "ready" | "close" | "end" | (string & {});
 
 /**
