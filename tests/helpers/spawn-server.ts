@@ -12,6 +12,7 @@ import path from "node:path";
 import process from "node:process";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
+import type { ControllerStats } from "../../mod.ts";
 import { currentRuntime } from "../../src/runtime.ts";
 import { connectOrThrow, type RawConnectOptions, type RawWebSocket } from "./raw-client.ts";
 
@@ -111,14 +112,11 @@ export class ServerProcess {
     return connectOrThrow(this.ws(pathname), options);
   }
 
-  /** Its controller's `stats()` (GET /stats), or the error that got instead, within 1 s. */
-  async stats(): Promise<unknown> {
-    try {
-      const response = await fetch(`http://127.0.0.1:${this.port}/stats`, { signal: AbortSignal.timeout(1_000) });
-      return await response.json();
-    } catch (error) {
-      return `no stats: ${(error as Error).message}`;
-    }
+  /** Its controller's `stats()` (GET /stats); rejects after 1 s. */
+  async stats(): Promise<ControllerStats> {
+    const response = await fetch(`http://127.0.0.1:${this.port}/stats`, { signal: AbortSignal.timeout(1_000) });
+    if (!response.ok) throw new Error(`GET /stats: HTTP ${response.status}`);
+    return (await response.json()) as ControllerStats;
   }
 
   /** What it wrote on stderr (the last few KB). */
@@ -199,8 +197,8 @@ export function startFeedServer(t: TestContext, redisPort: number, runtime: Runt
   const what = `${runtime} ${path.relative(root, fixture)}`;
 
   const started = new Promise<ServerProcess>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     let settled = false;
+    const timer = setTimeout(() => failed(`printed no line within ${START_TIMEOUT_MS} ms (stdout so far: ${JSON.stringify(stdout)})`), START_TIMEOUT_MS);
     const failed = (reason: string): void => {
       if (settled) return;
       settled = true;
@@ -210,7 +208,6 @@ export function startFeedServer(t: TestContext, redisPort: number, runtime: Runt
     };
     child.once("error", (error) => failed(`cannot spawn ${cmd}: ${error.message}`));
     void exit.then(({ code, signal: sig }) => failed(`exited (code ${code}, signal ${sig}) before printing its line`));
-    timer = setTimeout(() => failed(`printed no line within ${START_TIMEOUT_MS} ms (stdout so far: ${JSON.stringify(stdout)})`), START_TIMEOUT_MS);
     child.stdout!.on("data", (chunk: Uint8Array) => {
       if (stdout.includes("\n")) return; // the line is read; the rest is drained
       stdout += decoder.decode(chunk);
@@ -236,8 +233,10 @@ export function startFeedServer(t: TestContext, redisPort: number, runtime: Runt
   t.after(async () => {
     const server = await started.catch(() => undefined);
     if (server) await server.stop();
-    else if (child.exitCode === null && child.signalCode === null) {
-      if (child.pid !== undefined) signal(child.pid, "SIGKILL");
+    else if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      // It failed to start, and was killed then: wait until it is reaped (a process that never spawned has no exit).
+      signal(child.pid, "SIGKILL");
+      child.ref();
       await exit;
     }
   });
