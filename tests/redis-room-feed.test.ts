@@ -73,6 +73,34 @@ describe("Redis room feed", () => {
     assert.deepEqual(feed.position, { epoch: E, id: 2 });
   });
 
+  test("a room with no log when the feed started: a join waits for the first message its read saw, until the channel brings it", async () => {
+    const { feed, reads, delivered, resyncs } = scriptedFeed();
+    const started = feed.start();
+    reads.shift()!.answer({ epoch: "", top: 0, base: 0, entries: [] });
+    await started;
+    // A join's catch-up read (on the command connection) already sees message 1 of the room's first epoch.
+    const endedAfter: number[][] = [];
+    feed.afterDelivered({ epoch: E, id: 1 }, () => endedAfter.push([...delivered]));
+    assert.equal(endedAfter.length, 0, "1 is not delivered here yet: the join's live messages must not start");
+    feed.receive(message(1));
+    await delay(5);
+    assert.deepEqual(endedAfter, [[1]], "the join ends once, right after 1 is delivered");
+    assert.deepEqual(resyncs, []);
+  });
+
+  test("a room with no log: a join whose message the channel never brings ends after the stream read", async () => {
+    const { feed, reads, delivered } = scriptedFeed();
+    const started = feed.start();
+    reads.shift()!.answer({ epoch: "", top: 0, base: 0, entries: [] });
+    await started;
+    let ended = false;
+    feed.afterDelivered({ epoch: E, id: 1 }, () => (ended = true));
+    await waitFor(() => reads.length === 1, 2_000, "the stream read");
+    reads.shift()!.answer({ epoch: E, top: 1, base: 0, entries: [entry(1)] });
+    await waitFor(() => ended, 2_000, "the join's end");
+    assert.deepEqual(delivered, [1], "filled from the stream first");
+  });
+
   test("a gap the stream cannot fill resyncs from the room's top", async () => {
     const { feed, reads, delivered, resyncs } = scriptedFeed();
     const started = feed.start();

@@ -105,7 +105,7 @@ export class RoomFeed {
 
   /** Runs `then` once every message up to `position` has been delivered (at once for another epoch). */
   afterDelivered(position: Position | undefined, then: () => void): void {
-    if (!position || this.#closed || (this.#live && (position.epoch !== this.#epoch || position.id <= this.#delivered))) {
+    if (!position || this.#closed || (this.#live && this.#passed(position))) {
       then();
       return;
     }
@@ -152,11 +152,23 @@ export class RoomFeed {
     this.#settleWaiters();
   }
 
-  #settleWaiters(): void {
+  /**
+   * Whether a wait for `position` is over: delivered, or of another epoch
+   * (`logEpoch`, when a read has just said which epoch the log is in, also
+   * ends waits of any other one). A feed that has seen no log yet waits for a
+   * position of any epoch: the room's first messages bring it.
+   */
+  #passed(position: Position, logEpoch?: string): boolean {
+    if (position.epoch === this.#epoch) return position.id <= this.#delivered;
+    if (logEpoch !== undefined && position.epoch !== logEpoch) return true;
+    return !(this.#epoch === "" && this.#delivered === 0);
+  }
+
+  #settleWaiters(logEpoch?: string): void {
     if (this.#waiters.length === 0) return;
     const waiting: Waiter[] = [];
     for (const waiter of this.#waiters) {
-      if (waiter.epoch !== this.#epoch || waiter.id <= this.#delivered) waiter.then();
+      if (this.#passed(waiter, logEpoch)) waiter.then();
       else waiting.push(waiter);
     }
     this.#waiters = waiting;
@@ -194,6 +206,7 @@ export class RoomFeed {
         }
         if (filled) this.#host.repaired();
         this.#drain();
+        this.#settleWaiters(read.epoch);
         // Done once nothing is held ahead and the stream had nothing more than what it gave.
         if (this.#ahead.size === 0 && this.#delivered >= read.top) break;
         if (read.entries.length === 0) break;
