@@ -32,6 +32,7 @@ export type { BroadcastOptions, RecordedBroadcastOptions, ShutdownOptions } from
 export type { CatchUp, Connection, JoinOptions } from "./src/core/connection.ts";
 export { CloseCode, isSendableCloseCode } from "./src/core/close-codes.ts";
 export type { CloseCodeValue } from "./src/core/close-codes.ts";
+export type { EndpointEngine, Engine, EngineEndpoint, EngineState, EngineStats } from "./src/core/engine.ts";
 export { SwitchboardError } from "./src/core/errors.ts";
 export type { SwitchboardErrorCode } from "./src/core/errors.ts";
 export { NO_POSITION, parsePosition } from "./src/core/history.ts";

@@ -9,6 +9,7 @@ export default defineConfig({
     node: "src/adapters/node/mod.ts",
     hono: "src/adapters/hono/mod.ts",
     adapter: "src/adapter/mod.ts",
+    redis: "src/redis/mod.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test, type TestContext } from "node:test";
 import { SwitchboardError } from "../mod.ts";
 import { type FeedMessage, FeedLog } from "./helpers/feed.ts";
-import type { RawWebSocket } from "./helpers/raw-client.ts";
+import { rawConnect, RawWebSocket } from "./helpers/raw-client.ts";
 import { type EngineProcess, startEngineProcess } from "./helpers/redis-engine.ts";
 import { type RedisProcess, redisServerPath, startRedis, waitForReplication } from "./helpers/redis-server.ts";
 import { seededRandom } from "./helpers/latent-history.ts";
@@ -189,7 +189,14 @@ describe("Redis engine", { skip: noRedis }, () => {
     await staying.done;
     assert.equal(staying.closeCode, 1013);
     assert.ok(Date.now() - started >= 1_000, "not before the grace");
+    const refused = await rawConnect(a.server.ws("/feed"));
+    assert.ok(!(refused instanceof RawWebSocket), "no new connection while past the grace");
+    assert.equal(refused.status, 503);
     proxy.unblock();
+    await waitFor(() => a.engine.state === "up", 5_000, "the link back");
+    const again = await Reader.open(a);
+    await again.caughtUp();
+    await again.close();
   });
 
   test("Redis restarted empty: no resume is answered complete; live clients are told to resync (1012)", async (t) => {

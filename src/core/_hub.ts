@@ -127,6 +127,13 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     return this.#shuttingDown;
   }
 
+  /** Why upgrades are refused with 503 now, if they are. */
+  get unavailable(): string | undefined {
+    if (this.#shuttingDown) return "Server is shutting down";
+    if (this.#engine && !this.#engine.accepting) return "Service unavailable, retry";
+    return undefined;
+  }
+
   // --- Upgrade (UpgradeHost) ---------------------------------------------------
 
   /** Decides an upgrade; see {@linkcode decideUpgrade}. */

@@ -8,7 +8,8 @@ import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
 /** What deciding an upgrade needs from the hub of its controller. */
 export interface UpgradeHost<UserData> {
   readonly options: ResolvedOptions;
-  readonly shuttingDown: boolean;
+  /** Why new upgrades are refused with 503 now (a shutdown, an engine that cannot serve), or undefined. */
+  readonly unavailable: string | undefined;
   onUpgrade(request: UpgradeRequest): UpgradeResult<UserData> | Promise<UpgradeResult<UserData>>;
   /** Counts a refused upgrade. */
   refused(): void;
@@ -71,7 +72,7 @@ const TEXT = { "content-type": "text/plain; charset=utf-8" };
 
 /**
  * Decides an upgrade: the RFC 6455 handshake first (400/426), then a
- * shutdown (503), then `onUpgrade` within `upgradeTimeout` (503 past it),
+ * shutdown or an engine past its degraded grace (503), then `onUpgrade` within `upgradeTimeout` (503 past it),
  * its answer checked (500 for one that is neither an accept nor a
  * `Response`), then the subprotocol rules (400 when none of `protocols` was
  * offered). Every refusal is counted in `rejectedUpgrades`.
@@ -83,7 +84,8 @@ export async function decideUpgrade<UserData>(
 ): Promise<UpgradeDecision<UserData>> {
   const invalid = checkHandshake(method, (name) => request.header(name));
   if (invalid) return refused(host, invalid);
-  if (host.shuttingDown) return refuse(host, 503, "Server is shutting down");
+  const unavailable = host.unavailable;
+  if (unavailable !== undefined) return refuse(host, 503, unavailable);
   let result: unknown;
   try {
     result = await withTimeout(host.onUpgrade(request), host.options.upgradeTimeout);

@@ -94,6 +94,11 @@ export interface EndpointEngine {
   afterDelivered(room: string, position: Position | undefined, then: () => void): void;
   /** Whether recorded broadcasts and history reads can be served now. */
   readonly state: EngineState;
+  /**
+   * `false` while the engine has been degraded for longer than it tolerates
+   * (the Redis engine's `degradedGrace`): new upgrades are then refused with 503.
+   */
+  readonly accepting: boolean;
   /** The engine's counters for this endpoint. */
   stats(): EngineStats;
   /** Stops this endpoint's subscriptions and timers. */

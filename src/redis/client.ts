@@ -9,9 +9,8 @@
 /** An argument of a Redis command: strings and numbers as text, bytes as they are. */
 export type RedisArgument = string | number | Uint8Array;
 
-/** The connection states ioredis reports in `status`; only `"ready"` carries commands. */
-// deno-lint-ignore ban-types -- `string & {}` keeps the known states as suggestions while allowing any string
-export type RedisStatus = "wait" | "reconnecting" | "connecting" | "connect" | "ready" | "close" | "end" | (string & {});
+/** A connection state as ioredis reports it in `status` ("connecting", "ready", "reconnecting", "end", ...); only `"ready"` carries commands. */
+export type RedisStatus = string;
 
 /**
  * A Redis connection as ioredis gives it. The engine uses `call` and
@@ -39,9 +38,11 @@ export interface RedisClient {
   subscribe(...channels: string[]): Promise<unknown>;
   /** Unsubscribes from channels. */
   unsubscribe(...channels: string[]): Promise<unknown>;
-  /** Listens for published messages (as bytes) and connection events. */
+  /** Listens for published messages, as bytes. */
   on(event: "messageBuffer", listener: (channel: Uint8Array, message: Uint8Array) => void): unknown;
+  /** Listens for the connection's state changes. */
   on(event: "ready" | "close" | "end" | "reconnecting", listener: () => void): unknown;
+  /** Listens for the connection's errors (ioredis logs them when nothing listens). */
   on(event: "error", listener: (error: Error) => void): unknown;
   /** Removes a listener added with `on`. */
   // deno-lint-ignore no-explicit-any -- any listener added with `on`, whatever its arguments

@@ -10,6 +10,8 @@ export interface EngineLink extends HistoryLink {
   readonly processId: string;
   readonly state: EngineState;
   readonly degradedSince: number;
+  /** Whether the link has been degraded for longer than its grace. */
+  readonly pastGrace: boolean;
   /** Subscribes the engine's subscriber connection to a channel for an endpoint; resolves once Redis confirms. */
   listen(channel: string, endpoint: RedisEndpoint, room: string | undefined): Promise<void>;
   /** Unsubscribes a channel. */
@@ -54,6 +56,10 @@ export class RedisEndpoint implements EndpointEngine {
 
   get state(): EngineState {
     return this.#link.state;
+  }
+
+  get accepting(): boolean {
+    return !this.#link.pastGrace;
   }
 
   publish(room: string | undefined, data: string | Uint8Array, except: readonly string[]): void {

@@ -1,0 +1,200 @@
+import { newEpoch } from "../core/_ids.ts";
+import { type TimerHandle, unrefTimer } from "../core/_timers.ts";
+import { CloseCode } from "../core/close-codes.ts";
+import type { EngineEndpoint, EngineState } from "../core/engine.ts";
+import { SwitchboardError } from "../core/errors.ts";
+import type { RedisClient } from "./client.ts";
+import { RedisEndpoint, type EngineLink } from "./endpoint.ts";
+import { decodeEnvelope } from "./envelope.ts";
+
+interface Listener {
+  readonly endpoint: RedisEndpoint;
+  readonly room: string | undefined;
+}
+
+/** What the link reports to the engine that owns it. */
+export interface LinkEvents {
+  /** The link went down (`"degraded"`) or came back (`"up"`). */
+  changed(state: EngineState): void;
+}
+
+/**
+ * The engine's two connections to Redis (commands, subscriptions), their
+ * state, the channels subscribed and who gets their messages, and the
+ * endpoints of this process. Degraded while either connection is not ready;
+ * past the grace, every endpoint closes its connections with 1013; back up,
+ * every channel is subscribed again and every room's feed reads what it missed.
+ */
+export class RedisLink implements EngineLink {
+  /** This process's id on the channels: its own unrecorded messages come back and are skipped. */
+  readonly processId: string = newEpoch();
+  readonly #client: RedisClient;
+  readonly #subscriber: RedisClient;
+  readonly #ownsSubscriber: boolean;
+  readonly #grace: number;
+  readonly #timeout: number;
+  readonly #listeners: Map<string, Listener> = new Map();
+  readonly #endpoints: Set<RedisEndpoint> = new Set();
+  #state: EngineState;
+  #degradedSince = 0;
+  #everUp = false;
+  #graceTimer: TimerHandle | undefined;
+  #pastGrace = false;
+  #closed = false;
+  readonly #events: LinkEvents;
+  readonly #onStatus = (): void => this.#check();
+  readonly #onMessage = (channel: Uint8Array, message: Uint8Array): void => this.#dispatch(channel, message);
+  readonly #onError = (): void => {}; // ioredis reports errors as events; the state says what matters
+
+  constructor(client: RedisClient, subscriber: RedisClient | undefined, grace: number, timeout: number, events: LinkEvents) {
+    this.#events = events;
+    this.#grace = grace;
+    this.#timeout = timeout;
+    this.#client = client;
+    this.#ownsSubscriber = subscriber === undefined;
+    this.#subscriber = subscriber ?? client.duplicate();
+    for (const connection of [this.#client, this.#subscriber]) {
+      for (const event of ["ready", "close", "end", "reconnecting"] as const) connection.on(event, this.#onStatus);
+      connection.on("error", this.#onError);
+    }
+    this.#subscriber.on("messageBuffer", this.#onMessage);
+    this.#state = this.#linkUp() ? "up" : "degraded";
+    this.#everUp = this.#state === "up";
+    if (this.#state === "degraded") this.#degraded();
+  }
+
+  /** `"up"` while both connections to Redis are ready. */
+  get state(): EngineState {
+    return this.#state;
+  }
+
+  /** When the engine became degraded (ms since 1970); 0 while up. */
+  get degradedSince(): number {
+    return this.#degradedSince;
+  }
+
+  /** Whether the link has been degraded for longer than its grace. */
+  get pastGrace(): boolean {
+    return this.#pastGrace;
+  }
+
+  /** Connects an endpoint of this process. */
+  connect(endpoint: EngineEndpoint): RedisEndpoint {
+    if (this.#closed) throw new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot connect controller '${endpoint.name}' as its RedisEngine is closed`);
+    const connected = new RedisEndpoint(endpoint, this);
+    this.#endpoints.add(connected);
+    return connected;
+  }
+
+  /** Closes the subscriber (when the link made it) and the endpoints; the command client is the caller's. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#graceTimer);
+    for (const endpoint of [...this.#endpoints]) await endpoint.close();
+    for (const connection of [this.#client, this.#subscriber]) {
+      for (const event of ["ready", "close", "end", "reconnecting"]) connection.off(event, this.#onStatus);
+    }
+    this.#subscriber.off("messageBuffer", this.#onMessage);
+    if (this.#ownsSubscriber) this.#subscriber.disconnect();
+  }
+
+  // --- EngineLink: for the endpoints -------------------------------------------
+
+  /** The command client; a `SwitchboardError` `"ENGINE_UNAVAILABLE"` while degraded after having been up. */
+  client(): RedisClient {
+    if (this.#state !== "up" && this.#everUp) {
+      throw new SwitchboardError("ENGINE_UNAVAILABLE", "Cannot reach Redis: the engine is degraded");
+    }
+    return this.#client;
+  }
+
+  /** `promise`, rejected with `ENGINE_UNAVAILABLE` past the command timeout. */
+  bounded<T>(promise: Promise<T>): Promise<T> {
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = unrefTimer(setTimeout(() => reject(new SwitchboardError("ENGINE_UNAVAILABLE", `Redis did not answer within ${this.#timeout} ms`)), this.#timeout));
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Subscribes a channel for an endpoint (`room`: which room's, if any); resolves once Redis confirms. */
+  listen(channel: string, endpoint: RedisEndpoint, room: string | undefined): Promise<void> {
+    this.#listeners.set(channel, { endpoint, room });
+    if (this.#state !== "up" && this.#everUp) return Promise.reject(new SwitchboardError("ENGINE_UNAVAILABLE", "Cannot subscribe: the engine is degraded"));
+    return this.bounded(this.#subscriber.subscribe(channel)).then(() => {});
+  }
+
+  /** Unsubscribes a channel. */
+  unlisten(channel: string): void {
+    if (!this.#listeners.delete(channel)) return;
+    if (this.#state === "up") this.#subscriber.unsubscribe(channel).catch(() => {});
+  }
+
+  /** An endpoint closed. */
+  forget(endpoint: RedisEndpoint): void {
+    this.#endpoints.delete(endpoint);
+  }
+
+  // --- The link's state ----------------------------------------------------------
+
+  #linkUp(): boolean {
+    return this.#client.status === "ready" && this.#subscriber.status === "ready";
+  }
+
+  #check(): void {
+    if (this.#closed) return;
+    const state: EngineState = this.#linkUp() ? "up" : "degraded";
+    if (state === this.#state) return;
+    this.#state = state;
+    if (state === "degraded") this.#degraded();
+    else void this.#restored();
+  }
+
+  #degraded(): void {
+    this.#degradedSince = Date.now();
+    for (const endpoint of this.#endpoints) endpoint.endpoint.stateChanged("degraded");
+    this.#events.changed("degraded");
+    if (this.#grace !== Infinity) {
+      this.#graceTimer = unrefTimer(setTimeout(() => {
+        if (this.#state !== "degraded") return;
+        this.#pastGrace = true;
+        for (const endpoint of this.#endpoints) endpoint.endpoint.closeAll(CloseCode.TryAgainLater, "Redis unavailable, retry");
+      }, this.#grace));
+    }
+  }
+
+  /** Subscribes every channel again (ioredis does too, but its order against our reads is not ours to know), then fills in each room. */
+  async #restored(): Promise<void> {
+    clearTimeout(this.#graceTimer);
+    this.#pastGrace = false;
+    this.#everUp = true;
+    this.#degradedSince = 0;
+    const channels = [...this.#listeners.keys()];
+    try {
+      if (channels.length > 0) await this.bounded(this.#subscriber.subscribe(...channels));
+    } catch {
+      return; // down again; the next "ready" tries again
+    }
+    if (this.#state !== "up") return;
+    for (const endpoint of this.#endpoints) {
+      endpoint.endpoint.stateChanged("up");
+      endpoint.resume();
+    }
+    this.#events.changed("up");
+  }
+
+  #dispatch(channel: Uint8Array, message: Uint8Array): void {
+    const listener = this.#listeners.get(channelName(channel));
+    if (!listener) return;
+    const envelope = decodeEnvelope(message);
+    if (envelope) listener.endpoint.received(listener.room, envelope);
+  }
+}
+
+const decoder = new TextDecoder();
+
+function channelName(channel: Uint8Array | string): string {
+  return typeof channel === "string" ? channel : decoder.decode(channel);
+}
+
