@@ -189,7 +189,8 @@ describe("Redis engine across processes", { skip: noRedis }, () => {
 
   test("kill -9 a process mid-flood: its clients resume on the others with their position and get the complete sequence", { timeout: 60_000 }, async (t) => {
     const server = await redis(t);
-    const [victim, ...others] = await Promise.all([0, 1, 2].map(() => startFeedServer(t, server.port)));
+    const lease = 2_000;
+    const [victim, ...others] = await Promise.all([0, 1, 2].map(() => startFeedServer(t, server.port, undefined, { PRESENCE_LEASE: String(lease) })));
     const survivors = others as [ServerProcess, ServerProcess];
     const victims = Array.from({ length: 6 }, (_, i) => new Client(`client ${i} of the killed process`));
     const senders = survivors.map((_, i) => new Client(`sender ${i}`));
@@ -214,11 +215,20 @@ describe("Redis engine across processes", { skip: noRedis }, () => {
       [killAt]: () => void (killed = victim!.kill9()),
     });
     await killed;
+    const killedAt = Date.now();
     assert.equal(victim!.exited, true);
     await Promise.all(resumed);
-    // PRESENCE (built separately, not here): assert that the killed process's presence entries
-    // go within the lease, e.g. that the victim's clients are gone from the room's presence on
-    // the survivors no later than the lease after the kill.
+    // Presence: each connection is one (keyed by its id). The killed process's go by lease, found by a survivor's sweep.
+    const live = victims.length + senders.length;
+    let presences = -1;
+    while (Date.now() < killedAt + lease * 1.25 + 2_000) {
+      presences = (await survivors[0].presence()).length;
+      if (presences === live) break;
+      await delay(50);
+    }
+    assert.equal(presences, live, "the killed process's presences are gone, every live connection is one");
+    const gone = Date.now() - killedAt;
+    assert.ok(gone <= lease * 1.25 + 500, `the killed process's presences went ${gone} ms after the kill (lease ${lease} ms)`);
     await allReceived(scene, total, 15_000);
     await delay(100);
     for (const [i, client] of victims.entries()) {

@@ -113,6 +113,13 @@ export class ServerProcess {
   }
 
   /** Its controller's `stats()` (GET /stats); rejects after 1 s. */
+  /** The room "feed"'s presences, as the process lists them (GET /presence). */
+  async presence(): Promise<{ key: string; data: unknown }[]> {
+    const response = await fetch(`http://127.0.0.1:${this.port}/presence`, { signal: AbortSignal.timeout(1_000) });
+    if (!response.ok) throw new Error(`GET /presence: HTTP ${response.status}`);
+    return (await response.json()) as { key: string; data: unknown }[];
+  }
+
   async stats(): Promise<ControllerStats> {
     const response = await fetch(`http://127.0.0.1:${this.port}/stats`, { signal: AbortSignal.timeout(1_000) });
     if (!response.ok) throw new Error(`GET /stats: HTTP ${response.status}`);
@@ -183,9 +190,9 @@ const live = new Set<ServerProcess>();
  * line. Stopped in `t.after`. Rejects, with its stderr, if it exits first
  * or prints nothing within the bound.
  */
-export function startFeedServer(t: TestContext, redisPort: number, runtime: Runtime = running): Promise<ServerProcess> {
+export function startFeedServer(t: TestContext, redisPort: number, runtime: Runtime = running, env: Record<string, string> = {}): Promise<ServerProcess> {
   const { cmd, args } = command(runtime, redisPort);
-  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } });
   const stderr = { text: "" };
   let stdout = "";
   let onExit!: (result: { code: number | null; signal: string | null }) => void;
