@@ -100,7 +100,12 @@ describe("Redis engine", { skip: noRedis }, () => {
     await delay(100);
     assert.equal(readers.filter((r) => r.log.ids.length === 201).length, 3, "all but the excluded one");
     assert.equal((await a.feed.stats()).engine?.state, "up");
+    assert.equal((await a.feed.stats()).engine?.rooms, 1, "a is subscribed to the room its clients are in");
     await Promise.all(readers.map((r) => r.close()));
+    // The room's subscription goes with its last local member.
+    for (const p of [a, b]) await waitFor(() => p.feed.connections.size === 0, 5_000, "the clients to go");
+    for (const p of [a, b]) assert.equal((await p.feed.stats()).engine?.rooms, 0, "no subscription left");
+    assert.equal(await server.command("PUBSUB", "NUMSUB", "sb:{feed:feed}:msg"), "sb:{feed:feed}:msg\n0", "Redis agrees");
   }
 
   test("clients resuming on the other process with their position, while 600 messages are recorded from both, each get exactly 1..600", async (t) => {
