@@ -23,9 +23,15 @@ export interface FeedHost {
   failed(error: unknown): void;
 }
 
-/** Messages held ahead of a gap; past this many the room resyncs instead of holding more. */
+/** Bounds and delays of a feed; the defaults are for production, tests make them small. */
+export interface RoomFeedOptions {
+  /** Messages held ahead of a gap; past this many they are dropped and read from the stream instead. Default 10 000. */
+  readonly maxAhead?: number;
+  /** How long a join waits for a message it knows of before the feed reads the stream for it. Default 250 ms. */
+  readonly waitBeforeReadMs?: number;
+}
+
 const MAX_AHEAD = 10_000;
-/** How long a join waits for a message it knows of before the feed reads the stream for it. */
 const WAIT_BEFORE_READ_MS = 250;
 
 interface Waiter {
@@ -47,6 +53,8 @@ interface Waiter {
  */
 export class RoomFeed {
   readonly #host: FeedHost;
+  readonly #maxAhead: number;
+  readonly #waitBeforeReadMs: number;
   #live = false;
   #epoch = "";
   #delivered = 0;
@@ -58,13 +66,20 @@ export class RoomFeed {
   #closed = false;
   #readTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(host: FeedHost) {
+  constructor(host: FeedHost, options: RoomFeedOptions = {}) {
     this.#host = host;
+    this.#maxAhead = options.maxAhead ?? MAX_AHEAD;
+    this.#waitBeforeReadMs = options.waitBeforeReadMs ?? WAIT_BEFORE_READ_MS;
   }
 
   /** The last id delivered, in the feed's epoch. */
   get position(): Position {
     return { epoch: this.#epoch, id: this.#delivered };
+  }
+
+  /** Messages held, ahead of a gap or before the start: bounded by `maxAhead` each. */
+  get held(): number {
+    return this.#ahead.size + this.#early.length;
   }
 
   /** The subscription is up: learns where the room is; resolves once the feed is live. */
@@ -99,7 +114,7 @@ export class RoomFeed {
       return;
     }
     this.#ahead.set(message.id, message);
-    if (this.#ahead.size > MAX_AHEAD) this.#ahead.clear();
+    if (this.#ahead.size > this.#maxAhead) this.#ahead.clear();
     void this.#readStream();
   }
 
@@ -115,7 +130,7 @@ export class RoomFeed {
       this.#readTimer = unrefTimer(setTimeout(() => {
         this.#readTimer = undefined;
         if (this.#waiters.length > 0) void this.#readStream();
-      }, WAIT_BEFORE_READ_MS));
+      }, this.#waitBeforeReadMs));
     }
   }
 
