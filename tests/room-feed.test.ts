@@ -303,6 +303,60 @@ describe("RoomFeed", () => {
       assert.equal(ran, 1);
     });
 
+    test("for a room that had no log at start, a position in its first epoch waits for that message", async () => {
+      // A join that read message 1 of the room's first epoch must not end its catch-up before the
+      // feed has delivered 1: else 1 comes live too, after the catch-up that has it.
+      const host = new Host();
+      host.stream.gone();
+      const { feed } = await liveFeed(host);
+      const one = host.stream.append(); // E1 begins; its publish is on its way
+      let ran = 0;
+      feed.afterDelivered({ epoch: "E1", id: 1 }, () => ran++);
+      assert.equal(ran, 0, "not before message 1 is delivered here");
+      feed.receive(one);
+      assert.equal(ran, 1);
+      assert.deepEqual(host.ids, [1]);
+    });
+
+    test("for a room that had no log at start, the stream is read for the first epoch's message, and a log gone since releases the wait", async () => {
+      const host = new Host();
+      host.stream.gone();
+      const { feed } = await liveFeed(host, { waitBeforeReadMs: 5 });
+      host.stream.appendMany(2); // never brought by the channel
+      let first = 0;
+      feed.afterDelivered({ epoch: "E1", id: 2 }, () => first++);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.equal(first, 1);
+      assert.deepEqual(host.ids, [1, 2]);
+
+      const other = new Host();
+      other.stream.gone();
+      const { feed: empty } = await liveFeed(other, { waitBeforeReadMs: 5 });
+      let gone = 0;
+      empty.afterDelivered({ epoch: "E9", id: 4 }, () => gone++); // a log that was cleared before anything came
+      assert.equal(gone, 0);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      assert.equal(gone, 1, "the read shows the room has no log: E9 is over, nothing to wait for");
+    });
+
+    test("for a room that had no log at start, a read sent before the wait began (it saw no log) does not end it", async () => {
+      const host = new Host();
+      host.stream.gone();
+      const { feed } = await liveFeed(host);
+      host.paused = true;
+      feed.resume(); // the link is back: a read runs now, and sees no log
+      const one = host.stream.append(); // then E1 begins, and a join reads its message 1
+      let ran = 0;
+      feed.afterDelivered({ epoch: "E1", id: 1 }, () => ran++);
+      host.paused = false;
+      host.release();
+      await settle();
+      assert.equal(ran, 0, "that read said nothing about E1: 1 may still be on its way");
+      feed.receive(one);
+      assert.equal(ran, 1);
+      assert.deepEqual(host.ids, [1]);
+    });
+
     test("reads the stream when the channel does not bring the message soon", async () => {
       const { host, feed } = await liveFeed(new Host(), { waitBeforeReadMs: 5 });
       host.stream.appendMany(2); // recorded, but the channel never brings them

@@ -38,6 +38,8 @@ interface Waiter {
   readonly epoch: string;
   readonly id: number;
   readonly then: () => void;
+  /** Reads of the log sent before this waiter came: only a later one tells where the room is now. */
+  readonly readsBefore: number;
 }
 
 /**
@@ -63,6 +65,8 @@ export class RoomFeed {
   #early: RecordedMessage[] = [];
   #waiters: Waiter[] = [];
   #reading = false;
+  /** Reads of the room's log sent so far (the start's included). */
+  #reads = 0;
   #closed = false;
   #readTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -84,6 +88,7 @@ export class RoomFeed {
 
   /** The subscription is up: learns where the room is; resolves once the feed is live. */
   async start(): Promise<void> {
+    const seq = ++this.#reads;
     const read = await this.#host.readAfter(Number.MAX_SAFE_INTEGER);
     if (this.#closed) return;
     this.#epoch = read.epoch;
@@ -92,7 +97,8 @@ export class RoomFeed {
     const early = this.#early;
     this.#early = [];
     for (const message of early) this.receive(message);
-    this.#settleWaiters();
+    this.#settleWaiters({ epoch: read.epoch, seq });
+    if (this.#waiters.length > 0) this.#armReadTimer();
   }
 
   /** A recorded message from the channel. */
@@ -118,20 +124,32 @@ export class RoomFeed {
     void this.#readStream();
   }
 
-  /** Runs `then` once every message up to `position` has been delivered (at once for another epoch). */
+  /**
+   * Runs `then` once every message up to `position` has been delivered: at
+   * once for another epoch (one the feed has left, or one it will resync to),
+   * except while the room has had no log since the feed started: a position
+   * in the room's first epoch waits for its message, which the feed takes up
+   * without a resync (else a catch-up that read it could end before it came,
+   * and have it live too), until a read sent after the wait began shows that
+   * epoch is gone.
+   */
   afterDelivered(position: Position | undefined, then: () => void): void {
-    if (!position || this.#closed || (this.#live && this.#passed(position))) {
+    const waiter: Waiter = { epoch: position?.epoch ?? "", id: position?.id ?? 0, then, readsBefore: this.#reads };
+    if (!position || this.#closed || (this.#live && this.#passed(waiter))) {
       then();
       return;
     }
-    this.#waiters.push({ epoch: position.epoch, id: position.id, then });
-    // The message is in the stream (the read saw it); if the channel has not brought it soon, read it.
-    if (this.#readTimer === undefined && this.#live) {
-      this.#readTimer = unrefTimer(setTimeout(() => {
-        this.#readTimer = undefined;
-        if (this.#waiters.length > 0) void this.#readStream();
-      }, this.#waitBeforeReadMs));
-    }
+    this.#waiters.push(waiter);
+    if (this.#live) this.#armReadTimer();
+  }
+
+  /** The message is in the stream (a read saw it); if the channel has not brought it soon, the feed reads it. */
+  #armReadTimer(): void {
+    if (this.#readTimer !== undefined) return;
+    this.#readTimer = unrefTimer(setTimeout(() => {
+      this.#readTimer = undefined;
+      if (this.#waiters.length > 0) void this.#readStream();
+    }, this.#waitBeforeReadMs));
   }
 
   /** The link is back: reads whatever the channel missed meanwhile. */
@@ -168,25 +186,25 @@ export class RoomFeed {
   }
 
   /**
-   * Whether a wait for `position` is over: delivered, or of another epoch
-   * (`logEpoch`, when a read has just said which epoch the log is in, also
-   * ends waits of any other one). A feed that has seen no log yet waits for a
-   * position of any epoch: the room's first messages bring it.
+   * Whether a wait is over: delivered, or of another epoch (`read`, a read
+   * that has just come back, also ends waits of any other epoch than the
+   * log's, if they began before it was sent: a read sent earlier may have run
+   * before the epoch they wait for began). A feed that has seen no log yet
+   * waits for a position of any epoch: the room's first messages bring it.
    */
-  #passed(position: Position, logEpoch?: string): boolean {
-    if (position.epoch === this.#epoch) return position.id <= this.#delivered;
-    if (logEpoch !== undefined && position.epoch !== logEpoch) return true;
+  #passed(waiter: Waiter, read?: { epoch: string; seq: number }): boolean {
+    if (waiter.epoch === this.#epoch) return waiter.id <= this.#delivered;
+    if (read !== undefined && waiter.readsBefore < read.seq && waiter.epoch !== read.epoch) return true;
     return !(this.#epoch === "" && this.#delivered === 0);
   }
 
-  #settleWaiters(logEpoch?: string): void {
+  #settleWaiters(read?: { epoch: string; seq: number }): void {
     if (this.#waiters.length === 0) return;
     const waiting: Waiter[] = [];
-    for (const waiter of this.#waiters) {
-      if (this.#passed(waiter, logEpoch)) waiter.then();
-      else waiting.push(waiter);
-    }
-    this.#waiters = waiting;
+    const done: Waiter[] = [];
+    for (const waiter of this.#waiters) (this.#passed(waiter, read) ? done : waiting).push(waiter);
+    this.#waiters = waiting; // before running any: one may add a waiter
+    for (const waiter of done) waiter.then();
   }
 
   /**
@@ -200,6 +218,7 @@ export class RoomFeed {
     try {
       for (let round = 0; round < 100 && !this.#closed; round++) {
         const from: Position = { epoch: this.#epoch, id: this.#delivered };
+        const seq = ++this.#reads;
         const read = await this.#host.readAfter(from.id);
         if (this.#closed) return;
         const continues = read.epoch === from.epoch && from.id >= read.base && (read.entries.length === 0 ? read.top === from.id : read.entries[0]!.id === from.id + 1);
@@ -208,6 +227,7 @@ export class RoomFeed {
         const otherEpoch = this.#epoch !== from.epoch && read.epoch !== "" && read.epoch !== this.#epoch;
         if ((!continues && !fromEmpty) || otherEpoch) {
           this.#restart(read.epoch, read.top);
+          this.#settleWaiters({ epoch: read.epoch, seq });
           return;
         }
         if (read.epoch !== "") this.#epoch = read.epoch;
@@ -221,7 +241,7 @@ export class RoomFeed {
         }
         if (filled) this.#host.repaired();
         this.#drain();
-        this.#settleWaiters(read.epoch);
+        this.#settleWaiters({ epoch: read.epoch, seq });
         // Done once nothing is held ahead and the stream had nothing more than what it gave.
         if (this.#ahead.size === 0 && this.#delivered >= read.top) break;
         if (read.entries.length === 0) break;
