@@ -233,6 +233,34 @@ describe("RoomFeed", () => {
     assert.deepEqual(host.ids, [1, 2, 3]);
   });
 
+  test("a read asked for while another is on its way is made after it: a gap seen meanwhile is filled", async () => {
+    const { host, feed } = await liveFeed();
+    feed.receive(host.stream.append());
+    host.paused = true;
+    feed.resume(); // the link is back: a read, run now, finds nothing new
+    const [, three] = host.stream.appendMany(2);
+    feed.receive(three!); // 2 was lost in a second outage: this gap needs a read after the one on its way
+    host.paused = false;
+    host.release();
+    await settle();
+    assert.deepEqual(host.ids, [1, 2, 3]);
+  });
+
+  test("a read asked for while another is on its way is made after it: a new epoch seen meanwhile resyncs", async () => {
+    const { host, feed } = await liveFeed();
+    feed.receive(host.stream.append());
+    host.paused = true;
+    feed.resume();
+    host.stream.rotate("E2");
+    feed.receive(host.stream.append()); // E2's first message: the feed must read to learn where E2 is
+    host.paused = false;
+    host.release();
+    await settle();
+    assert.deepEqual(host.resyncs, [{ epoch: "E2", id: 2 }]);
+    feed.receive(host.stream.append());
+    assert.deepEqual(host.ids, [1, 3]);
+  });
+
   test("at most maxAhead messages are held ahead of a gap; the stream gives them back in order", async () => {
     const { host, feed } = await liveFeed(new Host(), { maxAhead: 10 });
     const messages = host.stream.appendMany(50);

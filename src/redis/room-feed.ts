@@ -65,6 +65,8 @@ export class RoomFeed {
   #early: RecordedMessage[] = [];
   #waiters: Waiter[] = [];
   #reading = false;
+  /** A read was asked for while one was on its way: that one may have run before what it was asked for. */
+  #readAgain = false;
   /** Reads of the room's log sent so far (the start's included). */
   #reads = 0;
   #closed = false;
@@ -209,14 +211,21 @@ export class RoomFeed {
 
   /**
    * Fills what is missing from the stream; resyncs when it cannot. One read
-   * at a time. The channel goes on delivering while a read is out, so a read
-   * is judged from where it started, and what came live meanwhile is skipped.
+   * at a time; one asked for meanwhile is made after it (the one on its way
+   * may have run before the message that asked for it was recorded). The
+   * channel goes on delivering while a read is out, so a read is judged from
+   * where it started, and what came live meanwhile is skipped.
    */
   async #readStream(): Promise<void> {
-    if (this.#reading || this.#closed) return;
+    if (this.#closed) return;
+    if (this.#reading) {
+      this.#readAgain = true;
+      return;
+    }
     this.#reading = true;
     try {
       for (let round = 0; round < 100 && !this.#closed; round++) {
+        this.#readAgain = false;
         const from: Position = { epoch: this.#epoch, id: this.#delivered };
         const seq = ++this.#reads;
         const read = await this.#host.readAfter(from.id);
@@ -228,6 +237,7 @@ export class RoomFeed {
         if ((!continues && !fromEmpty) || otherEpoch) {
           this.#restart(read.epoch, read.top);
           this.#settleWaiters({ epoch: read.epoch, seq });
+          if (this.#readAgain) continue;
           return;
         }
         if (read.epoch !== "") this.#epoch = read.epoch;
@@ -242,6 +252,7 @@ export class RoomFeed {
         if (filled) this.#host.repaired();
         this.#drain();
         this.#settleWaiters({ epoch: read.epoch, seq });
+        if (this.#readAgain) continue;
         // Done once nothing is held ahead and the stream had nothing more than what it gave.
         if (this.#ahead.size === 0 && this.#delivered >= read.top) break;
         if (read.entries.length === 0) break;
