@@ -86,10 +86,9 @@ class Host implements FeedHost {
     return new Promise((resolve) => this.#pending.push(() => resolve(read)));
   }
 
-  /** Answers the reads held so far. */
-  release(): void {
-    const pending = this.#pending;
-    this.#pending = [];
+  /** Answers the reads held so far (the first `count` of them). */
+  release(count: number = Infinity): void {
+    const pending = this.#pending.splice(0, count);
     for (const answer of pending) answer();
   }
 
@@ -205,6 +204,24 @@ describe("RoomFeed", () => {
     host.release();
     await started;
     assert.deepEqual(host.ids, [4, 5]);
+  });
+
+  test("a second start while the first is on its way (the link back before the feed was live) cannot move the feed past a message", async () => {
+    const host = new Host();
+    host.paused = true;
+    const feed = new RoomFeed(host);
+    const started = feed.start(); // runs now: top 0
+    const [one, two] = host.stream.appendMany(2);
+    feed.resume(); // not live yet: starts again
+    host.release(1);
+    await started;
+    feed.receive(one!);
+    host.release(1); // whatever a second read says, 2 is still to be delivered
+    await settle();
+    feed.receive(two!);
+    await settle();
+    assert.deepEqual(host.ids, [1, 2]);
+    assert.ok(feed.live);
   });
 
   test("a room without a log at start continues in its first epoch from id 0", async () => {

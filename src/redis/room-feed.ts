@@ -58,6 +58,8 @@ export class RoomFeed {
   readonly #maxAhead: number;
   readonly #waitBeforeReadMs: number;
   #live = false;
+  /** The start on its way, if any: there is one at a time. */
+  #starting: Promise<void> | undefined;
   #epoch = "";
   #delivered = 0;
   /** Messages that came while starting, or ahead of a gap. */
@@ -83,13 +85,28 @@ export class RoomFeed {
     return { epoch: this.#epoch, id: this.#delivered };
   }
 
+  /** Whether the feed knows where the room is and delivers its messages. */
+  get live(): boolean {
+    return this.#live;
+  }
+
   /** Messages held, ahead of a gap or before the start: bounded by `maxAhead` each. */
   get held(): number {
     return this.#ahead.size + this.#early.length;
   }
 
-  /** The subscription is up: learns where the room is; resolves once the feed is live. */
-  async start(): Promise<void> {
+  /**
+   * The subscription is up: learns where the room is; resolves once the feed
+   * is live. One start at a time, and none once live: a later read would move
+   * the feed past messages it has yet to deliver.
+   */
+  start(): Promise<void> {
+    if (this.#live || this.#closed) return Promise.resolve();
+    this.#starting ??= this.#start().finally(() => (this.#starting = undefined));
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const seq = ++this.#reads;
     const read = await this.#host.readAfter(Number.MAX_SAFE_INTEGER);
     if (this.#closed) return;
