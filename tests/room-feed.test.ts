@@ -292,6 +292,23 @@ describe("RoomFeed", () => {
     assert.equal(feed.held, 0);
   });
 
+  test("at most maxAhead messages are held before the start too (a start that waits on a link that is down); the stream gives them back", async () => {
+    const host = new Host();
+    host.paused = true;
+    const feed = new RoomFeed(host, { maxAhead: 10 });
+    const started = feed.start(); // runs now: top 0
+    for (const message of host.stream.appendMany(100)) {
+      feed.receive(message);
+      assert.ok(feed.held <= 10, `held ${feed.held}`);
+    }
+    host.paused = false;
+    host.release();
+    await started;
+    await settle();
+    assert.deepEqual(host.ids, range(1, 100));
+    assert.equal(feed.held, 0);
+  });
+
   describe("afterDelivered", () => {
     test("runs at once without a position, for a position delivered already, and for another epoch", async () => {
       const host = new Host();

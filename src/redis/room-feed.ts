@@ -65,6 +65,8 @@ export class RoomFeed {
   /** Messages that came while starting, or ahead of a gap. */
   #ahead: Map<number, RecordedMessage> = new Map();
   #early: RecordedMessage[] = [];
+  /** Messages that came while starting were dropped (past `maxAhead`): the stream has them. */
+  #earlyDropped = false;
   #waiters: Waiter[] = [];
   #reading = false;
   /** A read was asked for while one was on its way: that one may have run before what it was asked for. */
@@ -114,8 +116,11 @@ export class RoomFeed {
     this.#delivered = read.top;
     this.#live = true;
     const early = this.#early;
+    const dropped = this.#earlyDropped;
     this.#early = [];
+    this.#earlyDropped = false;
     for (const message of early) this.receive(message);
+    if (dropped) void this.#readStream(); // those after the start position are in the stream
     this.#settleWaiters({ epoch: read.epoch, seq });
     if (this.#waiters.length > 0) this.#armReadTimer();
   }
@@ -125,6 +130,10 @@ export class RoomFeed {
     if (this.#closed) return;
     if (!this.#live) {
       this.#early.push(message);
+      if (this.#early.length > this.#maxAhead) {
+        this.#early = [];
+        this.#earlyDropped = true;
+      }
       return;
     }
     if (message.epoch !== this.#epoch) {
@@ -183,6 +192,7 @@ export class RoomFeed {
     clearTimeout(this.#readTimer);
     this.#ahead.clear();
     this.#early = [];
+    this.#earlyDropped = false;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.then();
