@@ -90,6 +90,29 @@ describe("envelope", () => {
     }
   });
 
+  test("an envelope whose fields are not what the script writes reads as undefined: ids and timestamps in decimal digits, a non-empty epoch and origin", () => {
+    const bad = [
+      "T1 0x10 3 \nhi", // Number() reads hex
+      "T1 1e3 3 \nhi", // and exponents
+      "T1 1.0 3 \nhi",
+      "T1 -1 3 \nhi",
+      "T1  3 \nhi", // an empty id: Number("") is 0
+      "T1 0 3 \nhi", // ids start at 1
+      "T1 5 abc \nhi",
+      "T1 5  \nhi",
+      "T 5 3 \nhi", // no epoch
+      "t 1\nhi", // no origin
+      "b \n\u0001",
+    ];
+    for (const text of bad) assert.equal(decodeEnvelope(wire(text)), undefined, JSON.stringify(text));
+  });
+
+  test("a value that is not bytes (from a client that is not ioredis) reads as undefined, never a throw", () => {
+    for (const value of ["t1 \nhi", null, undefined, 42, {}, [116, 49, 32, 10]]) {
+      assert.equal(decodeEnvelope(value as unknown as Uint8Array), undefined, String(value));
+    }
+  });
+
   test("the except field is the ids joined by commas, empty for none", () => {
     assert.equal(exceptField([]), "");
     assert.equal(exceptField(["a"]), "a");

@@ -30,8 +30,15 @@ export function encodeUnrecorded(origin: string, data: string | Uint8Array, exce
   return Buffer.concat([Buffer.from(header, "latin1"), data]);
 }
 
-/** Reads an envelope; undefined for bytes that are not one (another program on the channel). */
+/** An id or a timestamp as the append script writes them: decimal digits, no sign, no leading zero. */
+const DECIMAL = /^[1-9][0-9]*$/;
+
+/**
+ * Reads an envelope; undefined for anything that is not one (another
+ * program on the channel, a client that gives no bytes), never a throw.
+ */
 export function decodeEnvelope(message: Uint8Array): Envelope | undefined {
+  if (!(message instanceof Uint8Array)) return undefined;
   const bytes = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
   const kind = bytes[0];
   const end = bytes.indexOf(NEWLINE);
@@ -39,13 +46,13 @@ export function decodeEnvelope(message: Uint8Array): Envelope | undefined {
   const fields = bytes.toString("latin1", 1, end).split(" ");
   const body = bytes.subarray(end + 1);
   if (kind === T || kind === B) {
-    if (fields.length !== 4) return undefined;
+    if (fields.length !== 4 || fields[0] === "" || !DECIMAL.test(fields[1]!) || !DECIMAL.test(fields[2]!)) return undefined;
     const id = Number(fields[1]);
     if (!Number.isSafeInteger(id)) return undefined;
     return { recorded: true, epoch: fields[0]!, id, timestamp: Number(fields[2]), except: splitExcept(fields[3]!), data: kind === T ? body.toString("utf8") : body };
   }
   if (kind === t || kind === b) {
-    if (fields.length !== 2) return undefined;
+    if (fields.length !== 2 || fields[0] === "") return undefined;
     return { recorded: false, origin: fields[0]!, except: splitExcept(fields[1]!), data: kind === t ? body.toString("utf8") : body };
   }
   return undefined;
