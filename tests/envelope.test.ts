@@ -118,4 +118,18 @@ describe("envelope", () => {
     assert.equal(exceptField(["a"]), "a");
     assert.equal(exceptField(["a", "b"]), "a,b");
   });
+
+  test("an except id with a space, a comma or a newline (it names no connection) cannot break the envelope: the message reads, with the other ids", () => {
+    // `except` takes any string from the caller; connection ids are base64url.
+    const except = ["a b", "c,d", "e\nf", "ok", "g\r"];
+    assert.equal(exceptField(except), "ok,g\r");
+    assert.deepEqual(decodeEnvelope(wire(encodeUnrecorded("p", "data", except))), { recorded: false, origin: "p", except: ["ok", "g\r"], data: "data" });
+    const binary = decodeEnvelope(wire(encodeUnrecorded("p", new Uint8Array([1]), except)));
+    assert.ok(binary && !binary.recorded);
+    assert.deepEqual(binary.except, ["ok", "g\r"]);
+    const stored = decodeEnvelope(recorded("T", "E", 1, 5, exceptField(except), "x"));
+    assert.ok(stored && stored.recorded);
+    assert.deepEqual(stored.except, ["ok", "g\r"]);
+    assert.equal(exceptField(["a b"]), "");
+  });
 });

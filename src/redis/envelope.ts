@@ -18,9 +18,18 @@ const B = 66; // "B"
 const t = 116; // "t"
 const b = 98; // "b"
 
-/** The except list as the envelope carries it. */
+/** A space, a comma or a newline: what separates the envelope's fields, and is in no connection id (base64url). */
+const SEPARATOR = /[ ,\n]/;
+
+/**
+ * The except list as the envelope carries it. An id with a separator in it
+ * names no connection, and would break the envelope (a space makes too many
+ * fields, a newline ends the header inside it): it is left out.
+ */
 export function exceptField(except: readonly string[]): string {
-  return except.length === 0 ? "" : except.join(",");
+  if (except.length === 0) return "";
+  if (except.length === 1) return SEPARATOR.test(except[0]!) ? "" : except[0]!;
+  return except.filter((id) => !SEPARATOR.test(id)).join(",");
 }
 
 /** The bytes of an unrecorded message from this process. */
