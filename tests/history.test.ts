@@ -19,30 +19,24 @@ import {
   WebSocketController,
 } from "../mod.ts";
 import type { RawWebSocket } from "./helpers/raw-client.ts";
+import { historyContract } from "./helpers/history-contract.ts";
 import { delay, startServer, waitFor } from "./helpers/server.ts";
 
 const texts = (entries: readonly HistoryEntry[]): HistoryData[] => entries.map((e) => e.data);
 const ids = (entries: readonly HistoryEntry[]): number[] => entries.map((e) => e.id);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
+// The cases every History meets (ids, recent, since, count, rooms, clear, builders, data, ttl, bad
+// arguments): tests/helpers/history-contract.ts, run here for MemoryHistory and in
+// tests/redis-history.test.ts for RedisHistory. Below: what is MemoryHistory's own.
+historyContract("MemoryHistory", { make: ({ size, ttl }) => new MemoryHistory({ size, ttl }), trimSlack: 0 });
+
 describe("MemoryHistory", () => {
-  test("150 appends with size 100 keep the newest 100, in order, with ids increasing by one", async () => {
+  test("since an id just past the newest `size` is complete: false: the bound is exact", async () => {
     const history = new MemoryHistory({ size: 100 });
-    assert.equal(history.size, 100);
-    const before = Date.now();
-    for (let i = 1; i <= 150; i++) {
-      const entry = await history.append("room", `m${i}`);
-      assert.equal(entry.id, i, "ids start at 1 and increase by one");
-      assert.equal(entry.room, "room");
-      assert.equal(entry.data, `m${i}`);
-    }
-    const kept = await history.recent("room");
-    assert.equal(kept.length, 100);
-    assert.deepEqual(ids(kept), range(51, 150));
-    assert.deepEqual(texts(kept), range(51, 150).map((i) => `m${i}`));
-    for (let i = 1; i < kept.length; i++) assert.ok(kept[i]!.timestamp >= kept[i - 1]!.timestamp, "timestamps never go back");
-    assert.ok(kept[0]!.timestamp >= before && kept.at(-1)!.timestamp <= Date.now());
-    assert.equal(await history.count("room"), 100);
+    for (let i = 1; i <= 150; i++) await history.append("room", `m${i}`);
+    assert.equal((await history.since("room", 50)).complete, true);
+    assert.equal((await history.since("room", 49)).complete, false);
   });
 
   test("the default size is 100, and a bad size is a RangeError", () => {
@@ -50,135 +44,6 @@ describe("MemoryHistory", () => {
     for (const size of [-1, 1.5, Number.NaN]) {
       assert.throws(() => new MemoryHistory({ size }), RangeError, `size ${size}`);
     }
-  });
-
-  test("recent(room, n) gives the newest n, oldest first", async () => {
-    const history = new MemoryHistory({ size: 10 });
-    for (let i = 1; i <= 25; i++) await history.append("r", `m${i}`);
-    assert.deepEqual(ids(await history.recent("r", 3)), [23, 24, 25]);
-    assert.deepEqual(ids(await history.recent("r", 1)), [25]);
-    assert.deepEqual(ids(await history.recent("r", 0)), []);
-    assert.deepEqual(ids(await history.recent("r", 10)), range(16, 25));
-    assert.deepEqual(ids(await history.recent("r", 1_000)), range(16, 25), "more than kept gives all kept");
-    assert.deepEqual(ids(await history.recent("r")), range(16, 25), "no limit gives all kept");
-    assert.deepEqual(await history.recent("unknown", 5), []);
-    assert.deepEqual(ids(await history.recent("r", -3)), [], "a negative limit gives nothing");
-    assert.deepEqual(ids(await history.recent("r", 2.5)), [24, 25], "a fractional limit rounds down");
-    assert.deepEqual(ids(await history.recent("r", Infinity)), range(16, 25));
-    // A bad limit is a rejected promise, not a synchronous throw from an async API.
-    const bad = (() => {
-      try {
-        return history.recent("r", Number.NaN);
-      } catch (error) {
-        return `threw synchronously: ${error}`;
-      }
-    })();
-    assert.ok(bad instanceof Promise, String(bad));
-    await assert.rejects(bad, RangeError);
-  });
-
-  test("since(room, id) gives exactly the entries after id", async () => {
-    const history = new MemoryHistory({ size: 100 });
-    for (let i = 1; i <= 150; i++) await history.append("room", `m${i}`);
-    // The oldest kept is 51, so since(50) is the whole log and still complete.
-    for (const after of [50, 51, 100, 120, 149]) {
-      const result = await history.since("room", after);
-      assert.equal(result.complete, true, `since(${after}) is complete`);
-      assert.deepEqual(ids(result.entries), range(after + 1, 150), `since(${after})`);
-      assert.deepEqual(texts(result.entries), range(after + 1, 150).map((i) => `m${i}`));
-    }
-  });
-
-  test("since an id that fell out of the log says complete: false, never a partial replay", async () => {
-    const history = new MemoryHistory({ size: 100 });
-    for (let i = 1; i <= 150; i++) await history.append("room", `m${i}`);
-    const position = await history.position("room");
-    assert.equal(position.id, 150);
-    for (const after of [0, 1, 49]) {
-      const result: SinceResult = await history.since("room", after);
-      assert.deepEqual(result, { complete: false, entries: [], position }, `since(${after})`);
-    }
-  });
-
-  test("since the last id is complete and empty; since an id never issued is complete: false", async () => {
-    const history = new MemoryHistory({ size: 5 });
-    const none = { epoch: "", id: 0 };
-    assert.deepEqual(await history.since("room", 0), { complete: true, entries: [], position: none }, "nothing recorded yet, nothing missed");
-    assert.deepEqual(await history.since("room", 1), { complete: false, entries: [], position: none }, "id 1 was never issued");
-    for (let i = 1; i <= 8; i++) await history.append("room", `m${i}`);
-    const position = await history.position("room");
-    assert.deepEqual(await history.since("room", 8), { complete: true, entries: [], position });
-    for (const bad of [9, 100, -1, 2.5, Number.NaN]) {
-      assert.deepEqual(await history.since("room", bad), { complete: false, entries: [], position }, `since(${bad})`);
-    }
-  });
-
-  test("rooms are independent: own ids, own bounds, own since", async () => {
-    const history = new MemoryHistory({ size: 3 });
-    for (let i = 1; i <= 5; i++) await history.append("a", `a${i}`);
-    await history.append("b", "b1");
-    assert.equal((await history.append("b", "b2")).id, 2, "b counts its own ids");
-    assert.equal((await history.append("a", "a6")).id, 6);
-    assert.deepEqual(texts(await history.recent("a")), ["a4", "a5", "a6"]);
-    assert.deepEqual(texts(await history.recent("b")), ["b1", "b2"]);
-    assert.deepEqual(texts((await history.since("b", 0)).entries), ["b1", "b2"]);
-    assert.equal((await history.since("a", 0)).complete, false);
-    assert.equal((await history.since("b", 3)).complete, false, "a's ids mean nothing in b");
-    const a = await history.position("a");
-    assert.equal((await history.since("b", a)).complete, false, "nor does a's epoch");
-    assert.notEqual(a.epoch, (await history.position("b")).epoch, "each room has its own epoch");
-    assert.ok((await history.recent("a")).every((e) => e.room === "a"));
-  });
-
-  test("append with a builder function lets the message carry its own id and timestamp", async () => {
-    const history = new MemoryHistory({ size: 10 });
-    await history.append("chat", "plain");
-    const metas: HistoryMeta[] = [];
-    const entry = await history.append("chat", (meta) => {
-      metas.push(meta);
-      return JSON.stringify({ id: meta.id, at: meta.timestamp, text: "hi" });
-    });
-    assert.equal(metas.length, 1, "the builder runs once");
-    assert.equal(entry.id, 2);
-    assert.deepEqual(metas[0], { id: entry.id, epoch: entry.epoch, room: "chat", timestamp: entry.timestamp });
-    assert.deepEqual(JSON.parse(entry.data as string), { id: 2, at: entry.timestamp, text: "hi" });
-    const binary = await history.append("chat", ({ id }) => new Uint8Array([id, 0xff]));
-    assert.deepEqual([...(binary.data as Uint8Array)], [3, 0xff]);
-    const all = await history.recent("chat");
-    assert.deepEqual(ids(all), [1, 2, 3]);
-    assert.deepEqual(all.slice(1), [entry, binary]);
-  });
-
-  test("binary data is kept as given", async () => {
-    const history = new MemoryHistory();
-    const bytes = new Uint8Array([0, 1, 2, 255]);
-    await history.append("bin", bytes);
-    const [entry] = await history.recent("bin");
-    assert.ok(entry!.data instanceof Uint8Array);
-    assert.deepEqual([...(entry!.data as Uint8Array)], [0, 1, 2, 255]);
-  });
-
-  test("count() per room and in total; clear() one room or all, and a cleared room starts again at id 1 in a new epoch", async () => {
-    const history = new MemoryHistory({ size: 4 });
-    for (let i = 0; i < 6; i++) await history.append("a", `a${i}`);
-    for (let i = 0; i < 2; i++) await history.append("b", `b${i}`);
-    assert.equal(await history.count("a"), 4, "bounded");
-    assert.equal(await history.count("b"), 2);
-    assert.equal(await history.count("none"), 0);
-    assert.equal(await history.count(), 6);
-    const before = await history.position("a");
-    await history.clear("a");
-    assert.equal(await history.count("a"), 0);
-    assert.equal(await history.count(), 2);
-    assert.deepEqual(await history.recent("a"), []);
-    const again = await history.append("a", "again");
-    assert.equal(again.id, 1);
-    assert.notEqual(again.epoch, before.epoch, "a cleared room starts a new epoch");
-    const stale = await history.since("a", { epoch: before.epoch, id: 1 });
-    assert.equal(stale.complete, false, "a position from before clear() is never complete, though id 1 exists again");
-    await history.clear();
-    assert.equal(await history.count(), 0);
-    assert.deepEqual(await history.recent("b"), []);
   });
 
   test("size 0 keeps nothing but still issues ids", async () => {
