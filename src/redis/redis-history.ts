@@ -55,8 +55,9 @@ export class RedisHistory implements History {
     this.#link = link;
     this.#processId = processId;
     this.#keys = keys;
-    this.#size = size;
-    this.#ttl = ttl === Infinity ? 0 : ttl;
+    // Redis takes whole numbers up to 2^63: the options allow a ttl in fractions of a ms and integers past 2^53.
+    this.#size = Math.min(size, Number.MAX_SAFE_INTEGER);
+    this.#ttl = ttl > Number.MAX_SAFE_INTEGER ? 0 : Math.max(1, Math.ceil(ttl)); // 0: no expiry (Infinity, or as good as)
   }
 
   append(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData)): Promise<HistoryEntry> {

@@ -1,0 +1,59 @@
+/**
+ * RedisHistory on a real redis-server: what is its own (the numbers Redis
+ * takes, its keys). Each history is an endpoint of its own name, so that
+ * the cases share one server and nothing else.
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { EndpointKeys } from "../src/redis/keys.ts";
+import { RedisHistory } from "../src/redis/redis-history.ts";
+import { type RedisProcess, redisServerPath, startRedis } from "./helpers/redis-server.ts";
+
+// CI installs redis-server (.ci/run); a machine without it skips these, saying why.
+const noRedis = !redisServerPath && "redis-server is not installed (not on PATH nor in /usr/bin)";
+
+const DAY = 24 * 60 * 60 * 1000;
+
+let started: Promise<{ server: RedisProcess; client: Redis }> | undefined;
+let endpoints = 0;
+
+/** One redis-server and one client, started on first use (again after `stopRedis`). */
+function redis(): Promise<{ server: RedisProcess; client: Redis }> {
+  started ??= startRedis().then((server) => ({ server, client: new Redis({ host: "127.0.0.1", port: server.port, maxRetriesPerRequest: 1 }) }));
+  return started;
+}
+
+async function stopRedis(): Promise<void> {
+  const running = started;
+  started = undefined;
+  if (!running) return;
+  const { server, client } = await running;
+  client.disconnect();
+  await server.stop();
+}
+
+/** A RedisHistory of an endpoint no other test uses. */
+async function redisHistory(size: number, ttl: number = DAY): Promise<{ history: RedisHistory; client: Redis; keys: EndpointKeys }> {
+  const { client } = await redis();
+  const keys = new EndpointKeys(`history-${++endpoints}`);
+  const history = new RedisHistory({ client: () => client, bounded: (promise) => promise }, keys, size, ttl, "process-1");
+  return { history, client, keys };
+}
+
+describe("RedisHistory", { skip: noRedis }, () => {
+  after(() => stopRedis());
+
+  test("historyTtl and historySize that Redis cannot take as they are (a fraction of a ms, past PEXPIRE's range) still record", async () => {
+    const fraction = await redisHistory(10, 1_000.5);
+    await fraction.history.append("r", "x");
+    const pttl = Number(await fraction.client.call("PTTL", fraction.keys.meta("r")));
+    assert.ok(pttl > 0 && pttl <= 1_001, `PTTL ${pttl}`);
+    const forever = await redisHistory(10, 1e20);
+    await forever.history.append("r", "x");
+    assert.equal(Number(await forever.client.call("PTTL", forever.keys.stream("r"))), -1, "as good as no expiry");
+    const huge = await redisHistory(1e20);
+    assert.equal((await huge.history.append("r", "x")).id, 1);
+    assert.deepEqual((await huge.history.recent("r")).map((e) => e.data), ["x"]);
+  });
+});
