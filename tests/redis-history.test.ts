@@ -56,4 +56,13 @@ describe("RedisHistory", { skip: noRedis }, () => {
     assert.equal((await huge.history.append("r", "x")).id, 1);
     assert.deepEqual((await huge.history.recent("r")).map((e) => e.data), ["x"]);
   });
+
+  test("since() with what is no position (from JavaScript) is complete: false, as MemoryHistory says, not a TypeError from inside", async () => {
+    const { history } = await redisHistory(10);
+    await history.append("r", "x");
+    const position = await history.position("r");
+    for (const bad of [null, undefined, "3", {}, { epoch: position.epoch }, { epoch: position.epoch, id: "0" }, Number.NaN, -1]) {
+      assert.deepEqual(await history.since("r", bad as unknown as number), { complete: false, entries: [], position }, String(JSON.stringify(bad)));
+    }
+  });
 });

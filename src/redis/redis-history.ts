@@ -146,13 +146,16 @@ export class RedisHistory implements History {
   }
 
   async since(room: string, since: Position | number): Promise<SinceResult> {
-    const read = await this.readAfter(room, typeof since === "number" ? since : since.id);
+    // From JavaScript `since` may be anything: what is no position reads only where the room is.
+    const asked: unknown = typeof since === "number" ? since : typeof since === "object" && since !== null ? since.id : undefined;
+    const valid = typeof asked === "number" && Number.isSafeInteger(asked) && asked >= 0;
+    const read = await this.readAfter(room, valid ? asked : Number.MAX_SAFE_INTEGER);
     const position: Position = read.epoch === "" ? NO_POSITION : { epoch: read.epoch, id: read.top };
     const gap: SinceResult = { complete: false, entries: [], position };
     const from = typeof since === "number" ? { epoch: read.epoch, id: since } : since;
-    if (typeof from !== "object" || from === null || from.epoch !== read.epoch) return gap;
+    if (!valid || typeof from !== "object" || from === null || from.epoch !== read.epoch) return gap;
     const { id } = from;
-    if (!Number.isInteger(id) || id < read.base || id > read.top) return gap;
+    if (id < read.base || id > read.top) return gap;
     if (read.entries.length !== read.top - id || (read.entries.length > 0 && read.entries[0]!.id !== id + 1)) return gap;
     return { complete: true, entries: read.entries, position };
   }
