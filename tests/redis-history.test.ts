@@ -65,4 +65,13 @@ describe("RedisHistory", { skip: noRedis }, () => {
       assert.deepEqual(await history.since("r", bad as unknown as number), { complete: false, entries: [], position }, String(JSON.stringify(bad)));
     }
   });
+
+  test("entries of recent() and since() are HistoryEntries: the ids a broadcast left out, kept for the other processes, do not come out", async () => {
+    const { history } = await redisHistory(10);
+    await history.record("r", "x", ["AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB"]);
+    const fields = ["data", "epoch", "id", "room", "timestamp"];
+    for (const entry of [...(await history.recent("r")), ...(await history.since("r", 0)).entries]) assert.deepEqual(Object.keys(entry).sort(), fields);
+    const [stored] = (await history.readAfter("r", 0)).entries;
+    assert.deepEqual(stored!.except, ["AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB"], "the feed still gets them");
+  });
 });

@@ -142,7 +142,7 @@ export class RedisHistory implements History {
     if (typeof limit !== "number" || Number.isNaN(limit)) throw new RangeError(`Cannot read history as 'limit' must be a number: current value is ${String(limit)}`);
     const count = Math.max(0, Math.min(Math.floor(limit), this.#size));
     const read = await this.#read(READ_RECENT, room, [count]);
-    return read.entries.reverse();
+    return read.entries.reverse().map(historyEntry);
   }
 
   async since(room: string, since: Position | number): Promise<SinceResult> {
@@ -157,7 +157,7 @@ export class RedisHistory implements History {
     const { id } = from;
     if (id < read.base || id > read.top) return gap;
     if (read.entries.length !== read.top - id || (read.entries.length > 0 && read.entries[0]!.id !== id + 1)) return gap;
-    return { complete: true, entries: read.entries, position };
+    return { complete: true, entries: read.entries.map(historyEntry), position };
   }
 
   /** The room's position and the entries after `id` (as many as the stream can hold), in one atomic read. */
@@ -208,6 +208,11 @@ export class RedisHistory implements History {
 }
 
 const decoder = new TextDecoder();
+
+/** A stored entry as the History gives it: without the ids its broadcast left out (they are for the feeds). */
+function historyEntry({ room, epoch, id, timestamp, data }: StoredEntry): HistoryEntry {
+  return { room, epoch, id, timestamp, data };
+}
 
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
