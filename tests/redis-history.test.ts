@@ -74,4 +74,19 @@ describe("RedisHistory", { skip: noRedis }, () => {
     const [stored] = (await history.readAfter("r", 0)).entries;
     assert.deepEqual(stored!.except, ["AAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBB"], "the feed still gets them");
   });
+
+  test("a room whose meta is gone but whose stream is not (evicted under maxmemory, deleted by hand) starts a new epoch instead of failing every append", async () => {
+    const { history, client, keys } = await redisHistory(10);
+    for (let i = 1; i <= 3; i++) await history.append("r", `m${i}`);
+    const old = await history.position("r");
+    await client.call("DEL", keys.meta("r"));
+    assert.deepEqual(await history.position("r"), { epoch: "", id: 0 });
+    const entry = await history.append("r", "again");
+    assert.equal(entry.id, 1);
+    assert.notEqual(entry.epoch, old.epoch);
+    assert.deepEqual((await history.recent("r")).map((e) => e.data), ["again"], "the old epoch's entries are not taken for the new one's");
+    assert.equal((await history.since("r", old)).complete, false);
+    assert.deepEqual((await history.since("r", 0)).entries.map((e) => e.data), ["again"]);
+    assert.equal(await history.count("r"), 1);
+  });
 });

@@ -7,7 +7,8 @@ import { LuaScript } from "./scripts.ts";
  * had not replicated may be gone, and its ids could be issued again), or the
  * stream is gone while ids were issued. Ids go on after the old top, so no id
  * is ever issued twice within an epoch; ids at or before the base belong to
- * earlier epochs. A room without a log gives epoch "" unless `create`.
+ * earlier epochs. A room without a log gives epoch "" unless `create`; a
+ * stream left without its meta is deleted when a new log is created.
  */
 const CURRENT = `
 local function current(meta, stream, candidate, ttl, create)
@@ -18,6 +19,9 @@ local function current(meta, stream, candidate, ttl, create)
     return epoch, top, base
   end
   if not epoch and not create then return '', 0, 0 end
+  -- A stream whose meta is gone (evicted, deleted) holds entries of an epoch no one can name, and
+  -- ids past those the new epoch starts with: XADD would refuse them. It goes with its meta.
+  if not epoch then redis.call('DEL', stream) end
   top = top or 0
   redis.call('HSET', meta, 'e', candidate, 't', top, 'b', top, 'r', rid)
   if tonumber(ttl) > 0 then redis.call('PEXPIRE', meta, ttl) end
