@@ -1,19 +1,24 @@
 /**
- * RedisHistory on a real redis-server: what is its own (the numbers Redis
- * takes, its keys). Each history is an endpoint of its own name, so that
- * the cases share one server and nothing else.
+ * RedisHistory on a real redis-server: first the History contract
+ * (tests/helpers/history-contract.ts, the cases MemoryHistory meets in
+ * tests/history.test.ts), then what is its own (the numbers Redis takes, its
+ * keys). Each history is an endpoint of its own name, so that the cases
+ * share one server and nothing else.
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { EndpointKeys } from "../src/redis/keys.ts";
 import { RedisHistory } from "../src/redis/redis-history.ts";
+import { historyContract } from "./helpers/history-contract.ts";
 import { type RedisProcess, redisServerPath, startRedis } from "./helpers/redis-server.ts";
 
 // CI installs redis-server (.ci/run); a machine without it skips these, saying why.
 const noRedis = !redisServerPath && "redis-server is not installed (not on PATH nor in /usr/bin)";
 
 const DAY = 24 * 60 * 60 * 1000;
+/** `XADD MAXLEN ~` keeps up to one macro node (100 entries by default) more than asked: since() may give those whole. */
+const TRIM_SLACK = 100;
 
 let started: Promise<{ server: RedisProcess; client: Redis }> | undefined;
 let endpoints = 0;
@@ -40,6 +45,12 @@ async function redisHistory(size: number, ttl: number = DAY): Promise<{ history:
   const history = new RedisHistory({ client: () => client, bounded: (promise) => promise }, keys, size, ttl, "process-1");
   return { history, client, keys };
 }
+
+historyContract("RedisHistory", {
+  make: async ({ size, ttl }) => (await redisHistory(size, ttl)).history,
+  trimSlack: TRIM_SLACK,
+  done: stopRedis,
+}, { skip: noRedis });
 
 describe("RedisHistory", { skip: noRedis }, () => {
   after(() => stopRedis());
