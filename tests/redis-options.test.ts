@@ -1,0 +1,39 @@
+/**
+ * RedisEngine with no Redis to talk to (ioredis clients that never connect):
+ * its options from plain JavaScript, and what it leaves on the clients it is
+ * given once it is closed. Milliseconds, on every runtime.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { RedisEngine, type RedisEngineOptions } from "../src/redis/mod.ts";
+
+/** A client that never connects: nothing here needs a server. */
+function idleClient(): Redis {
+  return new Redis({ lazyConnect: true, enableOfflineQueue: false });
+}
+
+describe("RedisEngine options", () => {
+  test("bad options from JavaScript are TypeErrors and RangeErrors that say what is wrong", async () => {
+    const client = idleClient();
+    const make = (options: unknown) => new RedisEngine(options as RedisEngineOptions);
+    assert.throws(() => make(undefined), { name: "TypeError", message: /options are missing/ });
+    assert.throws(() => make(null), TypeError);
+    assert.throws(() => make("redis://localhost"), TypeError);
+    assert.throws(() => make({}), { name: "TypeError", message: /'client' must be a Redis client/ });
+    assert.throws(() => make({ client: {} }), { name: "TypeError", message: /'client' must be a Redis client/ });
+    assert.throws(() => make({ client: "redis://localhost" }), TypeError);
+    assert.throws(() => make({ client, subscriber: {} }), { name: "TypeError", message: /'subscriber' must be a Redis client/ });
+    assert.throws(() => make({ client, degradedGrace: "10s" }), { name: "TypeError", message: /'degradedGrace'/ });
+    assert.throws(() => make({ client, degradedGrace: -1 }), RangeError);
+    assert.throws(() => make({ client, degradedGrace: Number.NaN }), RangeError);
+    assert.throws(() => make({ client, commandTimeout: 0 }), RangeError);
+    assert.throws(() => make({ client, commandTimeout: Infinity }), RangeError);
+    assert.throws(() => make({ client, commandTimeout: null }), TypeError);
+    assert.throws(() => make({ client, commandTimout: 100 }), { name: "TypeError", message: /'commandTimout' is not an option/ });
+    const engine = make({ client, degradedGrace: Infinity, commandTimeout: 1 });
+    assert.equal(engine.state, "degraded", "not connected");
+    await engine.close();
+    client.disconnect();
+  });
+});
