@@ -36,4 +36,16 @@ describe("RedisEngine options", () => {
     await engine.close();
     client.disconnect();
   });
+
+  test("a closed engine leaves no listener on the client it was given", async () => {
+    const client = idleClient();
+    const events = ["ready", "close", "end", "reconnecting", "error", "messageBuffer"];
+    const before = events.map((name) => client.listenerCount(name));
+    for (let i = 0; i < 12; i++) {
+      const engine = new RedisEngine({ client });
+      await engine.close();
+    }
+    assert.deepEqual(events.map((name) => client.listenerCount(name)), before);
+    client.disconnect();
+  });
 });

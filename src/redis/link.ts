@@ -105,7 +105,10 @@ export class RedisLink implements EngineLink {
       for (const event of ["ready", "close", "end", "reconnecting"]) connection.off(event, this.#onStatus);
     }
     this.#subscriber.off("messageBuffer", this.#onMessage);
+    // The error listener stays on the subscriber the link made (it may still report the disconnect), not on the caller's connections.
+    this.#client.off("error", this.#onError);
     if (this.#ownsSubscriber) this.#subscriber.disconnect();
+    else this.#subscriber.off("error", this.#onError);
   }
 
   // --- EngineLink: for the endpoints -------------------------------------------
