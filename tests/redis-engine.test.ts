@@ -211,6 +211,26 @@ describe("Redis engine", { skip: noRedis }, () => {
     await again.close();
   });
 
+  test("a room first joined while the link was down can be joined with catch-up once the link is back", async (t) => {
+    const server = await redis(t);
+    const proxy = await startTcpProxy(server.port);
+    t.after(() => proxy.close());
+    const a = await startEngineProcess(t, proxy.port, { subscriberPort: proxy.port, degradedGrace: 30_000 });
+    proxy.block();
+    await waitFor(() => a.engine.state === "degraded", 5_000, "the degraded state");
+    const plain = await a.server.connect("/feed?plain"); // its join subscribes the room, and that fails
+    await waitFor(() => a.feed.room("feed").size === 1, 5_000, "the plain join");
+    proxy.unblock();
+    await waitFor(() => a.engine.state === "up", 5_000, "the link back");
+    const reader = await Reader.open(a);
+    await reader.caughtUp();
+    await a.feed.send(1);
+    await waitFor(() => reader.log.ids.length === 1, 5_000, "message 1 live");
+    assert.deepEqual(reader.log.ids, [1]);
+    await reader.close();
+    plain.close(1000);
+  });
+
   test("Redis restarted empty: no resume is answered complete; live clients are told to resync (1012)", async (t) => {
     const server = await redis(t);
     const a = await startEngineProcess(t, server.port);

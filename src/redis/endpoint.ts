@@ -28,8 +28,8 @@ export interface EngineLink extends HistoryLink {
 
 interface Subscription {
   readonly feed: RoomFeed;
-  /** Resolves once the room's messages flow and the feed knows where the room is. */
-  ready: Promise<void>;
+  /** The subscribe on its way or done: resolves once the room's messages flow and the feed knows where the room is; undefined after it failed. */
+  ready: Promise<void> | undefined;
 }
 
 /**
@@ -87,9 +87,33 @@ export class RedisEndpoint implements EndpointEngine {
   }
 
   subscribe(room: string): Promise<void> {
-    const existing = this.#rooms.get(room);
-    if (existing) return existing.ready;
-    const feed = new RoomFeed({
+    let subscription = this.#rooms.get(room);
+    if (!subscription) {
+      subscription = { feed: this.#feed(room), ready: undefined };
+      this.#rooms.set(room, subscription);
+    }
+    return this.#ready(room, subscription);
+  }
+
+  /**
+   * The subscription's readiness: at once for a live feed (the link's return
+   * made it live if the first try failed), else the try on its way, else a
+   * new one. A failed try is forgotten, so that the next subscribe tries again.
+   */
+  #ready(room: string, subscription: Subscription): Promise<void> {
+    if (subscription.feed.live) return Promise.resolve();
+    if (subscription.ready) return subscription.ready;
+    const ready = this.#link.listen(this.#keys.channel(room), this, room).then(() => subscription.feed.start());
+    subscription.ready = ready;
+    // Handled here; callers that wait see the failure (a join's is reported there).
+    ready.catch(() => {
+      if (subscription.ready === ready) subscription.ready = undefined;
+    });
+    return ready;
+  }
+
+  #feed(room: string): RoomFeed {
+    return new RoomFeed({
       readAfter: (id) => this.history.readAfter(room, id),
       deliver: (message) => this.#endpoint.deliver(room, message.data, message.except, { epoch: message.epoch, id: message.id }),
       resync: (position) => {
@@ -99,11 +123,6 @@ export class RedisEndpoint implements EndpointEngine {
       repaired: () => this.#gapsRepaired++,
       failed: () => {}, // the link's state says why; the feed reads again once it is back
     });
-    const subscription: Subscription = { feed, ready: Promise.resolve() };
-    subscription.ready = this.#link.listen(this.#keys.channel(room), this, room).then(() => feed.start());
-    subscription.ready.catch(() => {}); // callers that wait see it; a join's failure is reported there
-    this.#rooms.set(room, subscription);
-    return subscription.ready;
   }
 
   unsubscribe(room: string): void {

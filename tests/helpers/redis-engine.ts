@@ -22,8 +22,13 @@ export function fastClient(port: number, library: ClientLibrary = "ioredis"): Re
   return client;
 }
 
-/** A Feed that also records `n` when a client sends the text `n`. */
+/** A Feed that also records `n` when a client sends the text `n`, and joins with no catch-up at `?plain`. */
 export class RelayFeed extends Feed {
+  override onConnect(conn: Parameters<Feed["onConnect"]>[0]): Promise<void> {
+    if (!conn.request.query.has("plain")) return super.onConnect(conn);
+    conn.join("feed");
+    return Promise.resolve();
+  }
   override async onTextMessage(_conn: unknown, text: string): Promise<void> {
     await this.send(Number(text));
   }
