@@ -231,6 +231,28 @@ describe("Redis engine", { skip: noRedis }, () => {
     plain.close(1000);
   });
 
+  test("a room left while the subscriber was down is unsubscribed once it is back (ioredis subscribes its old channels again)", async (t) => {
+    const server = await redis(t);
+    const proxy = await startTcpProxy(server.port);
+    t.after(() => proxy.close());
+    const a = await startEngineProcess(t, server.port, { subscriberPort: proxy.port, degradedGrace: 30_000 });
+    const subscribers = async (channel: string) => Number((await server.command("PUBSUB", "NUMSUB", channel)).split("\n").at(-1));
+    const reader = await Reader.open(a);
+    await reader.caughtUp();
+    assert.equal(await subscribers("sb:{feed:feed}:msg"), 1);
+    proxy.block();
+    await waitFor(() => a.engine.state === "degraded", 5_000, "the degraded state");
+    await reader.close(); // the room's last member here leaves while the subscriber is down
+    await waitFor(() => a.feed.room("feed").size === 0, 5_000, "the room empty");
+    proxy.unblock();
+    await waitFor(() => a.engine.state === "up", 5_000, "the link back");
+    await waitFor(() => a.engine.state === "up" && a.feed.connections.size === 0, 5_000, "settled");
+    const deadline = Date.now() + 2_000;
+    while ((await subscribers("sb:{feed:feed}:msg")) !== 0 && Date.now() < deadline) await delay(20);
+    assert.equal(await subscribers("sb:{feed:feed}:msg"), 0, "nobody here is in the room: its messages must not come here");
+    assert.equal(await subscribers("sb:feed:all"), 1, "the endpoint's own channel stays");
+  });
+
   test("Redis restarted empty: no resume is answered complete; live clients are told to resync (1012)", async (t) => {
     const server = await redis(t);
     const a = await startEngineProcess(t, server.port);

@@ -34,6 +34,8 @@ export class RedisLink implements EngineLink {
   readonly #grace: number;
   readonly #timeout: number;
   readonly #listeners: Map<string, Listener> = new Map();
+  /** Channels let go while the link was down: ioredis subscribes them again when it reconnects, the link unsubscribes them then. */
+  readonly #stale: Set<string> = new Set();
   readonly #endpoints: Set<RedisEndpoint> = new Set();
   #state: EngineState;
   #degradedSince = 0;
@@ -138,6 +140,7 @@ export class RedisLink implements EngineLink {
   /** Subscribes a channel for an endpoint (`room`: which room's, if any); resolves once Redis confirms. */
   listen(channel: string, endpoint: RedisEndpoint, room: string | undefined): Promise<void> {
     this.#listeners.set(channel, { endpoint, room });
+    this.#stale.delete(channel);
     if (this.#state !== "up" && this.#everUp) return Promise.reject(new SwitchboardError("ENGINE_UNAVAILABLE", "Cannot subscribe: the engine is degraded"));
     return this.bounded(this.#subscriber.subscribe(channel)).then(() => {});
   }
@@ -145,7 +148,8 @@ export class RedisLink implements EngineLink {
   /** Unsubscribes a channel. */
   unlisten(channel: string): void {
     if (!this.#listeners.delete(channel)) return;
-    if (this.#state === "up") this.#subscriber.unsubscribe(channel).catch(() => {});
+    if (this.#state === "up") this.#subscriber.unsubscribe(channel).catch(() => this.#stale.add(channel));
+    else this.#stale.add(channel);
   }
 
   /** An endpoint closed. */
@@ -190,6 +194,13 @@ export class RedisLink implements EngineLink {
     const channels = [...this.#listeners.keys()];
     try {
       if (channels.length > 0) await this.bounded(this.#subscriber.subscribe(...channels));
+      // Taken when sent: a channel listened to again meanwhile is no longer stale (its SUBSCRIBE goes after).
+      const stale = [...this.#stale];
+      this.#stale.clear();
+      if (stale.length > 0) await this.bounded(this.#subscriber.unsubscribe(...stale)).catch((error: unknown) => {
+        for (const channel of stale) if (!this.#listeners.has(channel)) this.#stale.add(channel);
+        throw error;
+      });
     } catch {
       return; // down again; the next "ready" tries again
     }
