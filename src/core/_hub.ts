@@ -544,7 +544,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     return {
       connections: this.connections.size,
       rooms: this.rooms.size,
-      messagesInHistory: await this.history.count(),
+      messagesInHistory: await this.#countHistory(),
       messagesIn: s.messagesIn,
       bytesIn: s.bytesIn,
       messagesOut: s.messagesOut,
@@ -554,6 +554,16 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
       closesByCode: { ...s.closesByCode },
       engine: this.#engine?.stats(),
     };
+  }
+
+  /** Entries in the history; with an engine, NaN when it cannot read them now (degraded), so that stats() still says so. */
+  async #countHistory(): Promise<number> {
+    if (!this.#engine) return this.history.count();
+    try {
+      return await this.history.count();
+    } catch {
+      return Number.NaN;
+    }
   }
 
   /** Closes every connection and resolves once each one's onDisconnect has run. */

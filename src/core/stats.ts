@@ -6,7 +6,7 @@ export interface ControllerStats {
   readonly connections: number;
   /** Rooms with at least one member. */
   readonly rooms: number;
-  /** Messages kept in history, over all rooms. */
+  /** Messages kept in history, over all rooms; `NaN` when the controller's engine cannot read its history now (degraded). */
   readonly messagesInHistory: number;
   /** Messages received. */
   readonly messagesIn: number;
