@@ -55,6 +55,36 @@ historyContract("RedisHistory", {
 describe("RedisHistory", { skip: noRedis }, () => {
   after(() => stopRedis());
 
+  test("an append sent twice (as ioredis resends what had no reply when its connection broke) is written and published once", async () => {
+    const { client } = await redis();
+    const keys = new EndpointKeys(`history-${++endpoints}`);
+    // Every script call reaches Redis twice, the way a resend after a reconnect does; the second reply is the one seen.
+    const resending = {
+      call: async (command: string, ...args: (string | number | Uint8Array)[]) => {
+        if (command === "EVALSHA" || command === "EVAL") await client.call(command, ...(args as string[])).catch(() => {});
+        return client.call(command, ...(args as string[]));
+      },
+      callBuffer: (command: string, ...args: (string | number | Uint8Array)[]) => client.callBuffer(command, ...(args as string[])),
+    };
+    const history = new RedisHistory({ client: () => resending as never, bounded: (promise) => promise }, keys, 10, DAY, "process-1");
+    const subscriber = client.duplicate();
+    const published: string[] = [];
+    subscriber.on("message", (_channel: string, message: string) => published.push(message));
+    await subscriber.subscribe(keys.channel("r"));
+    try {
+      const first = await history.append("r", "one");
+      const second = await history.append("r", "two");
+      const built = await history.append("r", ({ id }) => `three is ${id}`);
+      assert.deepEqual([first.id, second.id, built.id], [1, 2, 3]);
+      assert.deepEqual((await history.recent("r")).map((e) => e.data), ["one", "two", "three is 3"], "each once in the stream");
+      for (let i = 0; i < 50 && published.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(published.length, 3, "each published once");
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
   test("historyTtl and historySize that Redis cannot take as they are (a fraction of a ms, past PEXPIRE's range) still record", async () => {
     const fraction = await redisHistory(10, 1_000.5);
     await fraction.history.append("r", "x");

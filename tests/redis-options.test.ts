@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Redis } from "ioredis";
+import { SwitchboardError, WebSocketController } from "../mod.ts";
 import { RedisEngine, type RedisEngineOptions } from "../src/redis/mod.ts";
 
 /** A client that never connects: nothing here needs a server. */
@@ -46,6 +47,27 @@ describe("RedisEngine options", () => {
       await engine.close();
     }
     assert.deepEqual(events.map((name) => client.listenerCount(name)), before);
+    client.disconnect();
+  });
+
+  test("a controller's engine options: not with a history, not an engine, not two controllers of one name on one engine, nothing after close", async () => {
+    const client = idleClient();
+    const engine = new RedisEngine({ client, degradedGrace: Infinity });
+    const history = { append() {}, recent() {}, since() {}, position() {}, count() {}, rooms() {}, clear() {} };
+    assert.throws(() => new WebSocketController({ engine, history: history as never }), { name: "TypeError", message: /both 'engine' and 'history'/ });
+    assert.throws(() => new WebSocketController({ engine: {} as never }), { name: "TypeError", message: /'engine' must be an Engine/ });
+    const first = new WebSocketController({ name: "chat", engine });
+    void first.history; // connects it
+    const second = new WebSocketController({ name: "chat", engine });
+    assert.throws(() => second.history, { name: "TypeError", message: /another controller of that name/ });
+    const other = new WebSocketController({ name: "lobby", engine });
+    void other.history;
+    await engine.close();
+    await assert.rejects(first.broadcastText("x", { room: "r", record: true }), (error: unknown) => {
+      assert.ok(error instanceof SwitchboardError && error.code === "HISTORY_FAILED");
+      assert.ok(error.cause instanceof SwitchboardError && error.cause.code === "ENGINE_UNAVAILABLE");
+      return true;
+    });
     client.disconnect();
   });
 });

@@ -1,5 +1,6 @@
 import type { EndpointEngine, EngineEndpoint, EngineState, EngineStats } from "../core/engine.ts";
 import type { HistoryData, HistoryEntry, HistoryMeta, Position } from "../core/history.ts";
+import { SwitchboardError } from "../core/errors.ts";
 import type { RedisClient } from "./client.ts";
 import { encodeUnrecorded, type Envelope } from "./envelope.ts";
 import { EndpointKeys } from "./keys.ts";
@@ -83,10 +84,12 @@ export class RedisEndpoint implements EndpointEngine {
   }
 
   record(room: string, data: HistoryData | ((meta: HistoryMeta) => HistoryData), except: readonly string[]): Promise<HistoryEntry> {
+    if (this.#closed) return Promise.reject(this.#closedError());
     return this.history.record(room, data, except);
   }
 
   subscribe(room: string): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
     let subscription = this.#rooms.get(room);
     if (!subscription) {
       subscription = { feed: this.#feed(room), ready: undefined };
@@ -167,6 +170,10 @@ export class RedisEndpoint implements EndpointEngine {
       gapsRepaired: this.#gapsRepaired,
       resyncs: this.#resyncs,
     };
+  }
+
+  #closedError(): SwitchboardError {
+    return new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot use the engine of controller '${this.#endpoint.name}' as it is closed (the controller shut down, or the engine was closed)`);
   }
 
   close(): Promise<void> {

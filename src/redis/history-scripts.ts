@@ -37,14 +37,33 @@ end
  * nothing is written unless they still hold; the reply then says where the
  * room is, for another try.
  *
- * KEYS: meta, stream, room index. ARGV: channel, candidate epoch, maxlen,
- * ttl ms, timestamp ms, kind (T text, B binary), data, except (comma
- * separated ids), room, expected top ('' for none), expected epoch, process id.
+ * KEYS: meta, stream, room index, this process's last append number in the
+ * room. ARGV: channel, candidate epoch, maxlen, ttl ms, timestamp ms, kind
+ * (T text, B binary), data, except (comma separated ids), room, expected top
+ * ('' for none), expected epoch, process id, append number (increasing per
+ * process: a call sent again is found, not written twice).
  * Reply: { 1, epoch, id } appended, or { 0, epoch, top, held } not, where
  * held is 1 when another process has claimed the room (wait a moment).
  */
 export const APPEND: LuaScript = new LuaScript(CURRENT + `
 local epoch, top = current(KEYS[1], KEYS[2], ARGV[2], ARGV[4], true)
+-- The same call again (a client resending what it sent before a reconnect, whose reply was lost):
+-- each process numbers its appends, in order on one connection, so a number not above the last
+-- one written here was written already. Its entry is found by its number and nothing is written.
+local seq = tonumber(ARGV[13])
+local last = tonumber(redis.call('GET', KEYS[4]) or '0')
+if seq <= last then
+  local tag = ARGV[12] .. ':' .. ARGV[13]
+  for _, entry in ipairs(redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1000)) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'o' and fields[i + 1] == tag then
+        return { 1, epoch, tonumber(string.match(entry[1], '^(%d+)')) }
+      end
+    end
+  end
+  if ARGV[10] ~= '' then return { 0, epoch, top, 0 } end -- a built try that was not written: tried again
+end
 if ARGV[10] ~= '' then
   -- A message built from its position. A process whose guess was wrong claims the room for a
   -- moment, so that its next try goes before other processes' built messages: without the claim,
@@ -61,8 +80,9 @@ if ARGV[10] ~= '' then
   if claim[1] then redis.call('HDEL', KEYS[1], 'c', 'ce') end
 end
 local id = top + 1
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', 'd', ARGV[7], 'k', ARGV[6], 'ts', ARGV[5], 'x', ARGV[8])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], id .. '-0', 'd', ARGV[7], 'k', ARGV[6], 'ts', ARGV[5], 'x', ARGV[8], 'o', ARGV[12] .. ':' .. ARGV[13])
 redis.call('HSET', KEYS[1], 't', id)
+redis.call('SET', KEYS[4], ARGV[13], 'PX', 600000)
 if tonumber(ARGV[4]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   redis.call('PEXPIRE', KEYS[2], ARGV[4])

@@ -92,6 +92,12 @@ export class RedisLink implements EngineLink {
   /** Connects an endpoint of this process. */
   connect(endpoint: EngineEndpoint): RedisEndpoint {
     if (this.#closed) throw new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot connect controller '${endpoint.name}' as its RedisEngine is closed`);
+    for (const other of this.#endpoints) {
+      // One process serves an endpoint through one controller: two would share channels and presences, each undoing the other.
+      if (other.endpoint.name === endpoint.name) {
+        throw new TypeError(`Cannot connect controller '${endpoint.name}' to the RedisEngine as another controller of that name uses it: give each controller of a process its own name`);
+      }
+    }
     const connected = new RedisEndpoint(endpoint, this);
     this.#endpoints.add(connected);
     return connected;
@@ -202,7 +208,9 @@ export class RedisLink implements EngineLink {
         throw error;
       });
     } catch {
-      return; // down again; the next "ready" tries again
+      // Down again (the next "ready" tries again), or Redis was slow to answer while both connections stay ready: try again shortly.
+      if (this.#state === "up" && !this.#closed) unrefTimer(setTimeout(() => void this.#restoredIfUp(), RESUBSCRIBE_RETRY_MS));
+      return;
     }
     if (this.#state !== "up") return;
     for (const endpoint of this.#endpoints) {
@@ -210,6 +218,10 @@ export class RedisLink implements EngineLink {
       endpoint.resume();
     }
     this.#events.changed("up");
+  }
+
+  #restoredIfUp(): Promise<void> {
+    return this.#state === "up" && !this.#closed ? this.#restored() : Promise.resolve();
   }
 
   #dispatch(channel: Uint8Array, message: Uint8Array): void {
@@ -221,6 +233,8 @@ export class RedisLink implements EngineLink {
 }
 
 const decoder = new TextDecoder();
+/** How soon subscribing every channel again is retried when Redis did not answer in time. */
+const RESUBSCRIBE_RETRY_MS = 500;
 
 function channelName(channel: Uint8Array | string): string {
   return typeof channel === "string" ? channel : decoder.decode(channel);

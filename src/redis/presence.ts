@@ -10,6 +10,7 @@ import { toError } from "../core/errors.ts";
 import type { PresenceChange, PresenceEntry, PresenceStore } from "../core/presence.ts";
 import { ADD, LIST, REMOVE, RENEW, SWEEP, TOUCH, UNINDEX } from "./_presence-scripts.ts";
 import type { RedisClient } from "./client.ts";
+import { EndpointKeys } from "./keys.ts";
 
 /** Where a {@linkcode RedisPresence} keeps presences and how long a lease lasts. */
 export interface RedisPresenceOptions {
@@ -93,6 +94,7 @@ export class RedisPresence implements PresenceStore {
   readonly #lease: number;
   readonly #onError: (error: Error) => void;
   readonly #index: string;
+  readonly #keys: EndpointKeys;
   /** What this process holds: room -> key -> data as JSON. The renewals and `close` work from it. */
   readonly #holdings: Map<string, Map<string, string>> = new Map();
   #listener: ((change: PresenceChange) => void) | undefined;
@@ -123,7 +125,8 @@ export class RedisPresence implements PresenceStore {
     this.#processId = options.processId;
     this.#lease = checkNumber(action, "lease", options.lease, DEFAULT_LEASE, { min: 100, integer: true });
     this.#onError = options.onError ?? ((error) => console.error("switchboard: Redis presence failed:", error));
-    this.#index = `sb:${this.#name}:presence-rooms`;
+    this.#keys = new EndpointKeys(this.#name);
+    this.#index = this.#keys.presenceIndex;
     this.#timers = [
       unrefTimer(setInterval(() => this.#tick("renew"), this.renewInterval)),
       unrefTimer(setInterval(() => this.#tick("sweep"), this.sweepInterval)),
@@ -237,9 +240,9 @@ export class RedisPresence implements PresenceStore {
   }
 
   #roomKeys(room: string): [pz: string, pc: string, ph: string] {
-    const prefix = `sb:{${this.#name}:${room}}:`;
-    return [`${prefix}pz`, `${prefix}pc`, `${prefix}ph`];
+    return this.#keys.presence(room);
   }
+
 
   /** A timer's turn: skipped while the last one runs, or while the client cannot send (it would only queue). */
   #tick(kind: "renew" | "sweep"): void {

@@ -50,6 +50,8 @@ export class RedisHistory implements History {
   readonly #lastSeen: Map<string, Position> = new Map();
 
   readonly #processId: string;
+  /** Numbers this process's appends, so that one a client sends again (after a reconnect) is not written twice. */
+  #appends = 0;
 
   constructor(link: HistoryLink, keys: EndpointKeys, size: number, ttl: number, processId: string) {
     this.#link = link;
@@ -113,7 +115,7 @@ export class RedisHistory implements History {
       throw new TypeError(`Cannot append to history as the data must be a string or a Uint8Array: current value is ${typeof data}`);
     }
     const keys = this.#keys;
-    const reply = (await this.#link.bounded(APPEND.run(this.#link.client(), [keys.meta(room), keys.stream(room), keys.roomIndex], [
+    const reply = (await this.#link.bounded(APPEND.run(this.#link.client(), [keys.meta(room), keys.stream(room), keys.roomIndex, keys.appendNumber(room, this.#processId)], [
       keys.channel(room),
       newEpoch(),
       Math.max(1, this.#size),
@@ -126,6 +128,7 @@ export class RedisHistory implements History {
       expected ? expected.id : "",
       expected ? expected.epoch : "",
       this.#processId,
+      ++this.#appends,
     ]))) as [number, string, number, number?];
     const [appended, epoch, id, held] = reply;
     this.#remember(room, { epoch, id });
