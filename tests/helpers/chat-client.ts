@@ -79,9 +79,13 @@ export interface Chat extends RunningChat {
   get(path: string): Promise<Response>;
 }
 
-/** Starts the chat on 127.0.0.1 and a free port; it stops when the test ends. */
+/**
+ * Starts the chat on 127.0.0.1 and a free port; it stops when the test ends.
+ * With `presenceGrace: 0` unless given, so that a client that goes is
+ * announced as gone at once (the tests of the grace set one).
+ */
 export async function start(t: TestContext, options: StartChatOptions = {}): Promise<Chat> {
-  const running = await startChat({ port: 0, hostname: "127.0.0.1", ...options });
+  const running = await startChat({ port: 0, hostname: "127.0.0.1", presenceGrace: 0, ...options });
   t.after(() => running.server.stop());
   const base = `127.0.0.1:${running.server.port}`;
   return {
