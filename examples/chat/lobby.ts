@@ -57,10 +57,16 @@ export class LobbyController extends WebSocketController {
     if (!this.#stopped && this.#listened()) this.#updates.request();
   }
 
-  /** Stops the coalesced updates too, so that no timer outlives the server. */
-  override shutdown(options?: ShutdownOptions): Promise<void> {
+  /**
+   * Stops the coalesced updates too, so that no timer outlives the server.
+   * An update still waiting for the end of its interval goes out first: with
+   * an engine, the other processes' lobby clients would not hear of the
+   * change otherwise.
+   */
+  override async shutdown(options?: ShutdownOptions): Promise<void> {
+    const waiting = !this.#stopped && this.#updates.cancel();
     this.#stopped = true;
-    this.#updates.cancel();
+    if (waiting) await this.#sendUpdate(true);
     return super.shutdown(options);
   }
 
@@ -69,11 +75,11 @@ export class LobbyController extends WebSocketController {
     return this.#shared || this.connections.size > 0;
   }
 
-  async #sendUpdate(): Promise<void> {
+  async #sendUpdate(last = false): Promise<void> {
     if (!this.#listened()) return;
     try {
       const update = await this.#roomsUpdate();
-      if (!this.#stopped) this.broadcastJson(update);
+      if (last || !this.#stopped) this.broadcastJson(update);
     } catch (error) {
       this.onError(undefined, error as Error);
     }
@@ -110,10 +116,13 @@ class Coalescer {
     this.#runNow();
   }
 
-  cancel(): void {
+  /** Stops the timer; true when a run was waiting for it. */
+  cancel(): boolean {
+    const pending = this.#pending;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#pending = false;
+    return pending;
   }
 
   #runNow(): void {
