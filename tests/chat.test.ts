@@ -16,6 +16,7 @@ import { connectOrThrow, RawWebSocket } from "./helpers/raw-client.ts";
 import { delay, runtime, waitFor, within } from "./helpers/server.ts";
 import { assertIso, type Chat, ChatClient, fill, type Json, MANY, start } from "./helpers/chat-client.ts";
 import { LatentHistory, seededRandom } from "./helpers/latent-history.ts";
+import { assertCleanExit, startChatProcess } from "./helpers/chat-process.ts";
 
 const GUEST = /^Guest-[A-Za-z0-9]{4}$/;
 const CHAT_FILE = fileURLToPath(new URL("../examples/chat.ts", import.meta.url));
@@ -181,6 +182,71 @@ describe("chat example: joining", () => {
     a.say("alone");
     assert.equal((await a.expect("message")).text, "alone");
     await a.close();
+  });
+});
+
+describe("chat example: sessions and the reconnect grace", () => {
+  test("?session= makes the user id: the same for every connection of the session, not the session itself; a bad one is ignored", async (t) => {
+    const chat = await start(t);
+    const session = "tab-0123456789abcdef";
+    const first = await chat.join(`/chat/ids?session=${session}`);
+    assert.match(first.welcome.userId, /^[A-Za-z0-9_-]{22}$/);
+    assert.notEqual(first.welcome.userId, first.id);
+    assert.ok(!first.welcome.userId.includes(session));
+    await first.close();
+    const again = await chat.join(`/chat/ids?session=${session}`);
+    assert.equal(again.welcome.userId, first.welcome.userId);
+    const other = await chat.join("/chat/ids?session=tab-fedcba9876543210");
+    assert.notEqual(other.welcome.userId, first.welcome.userId);
+    for (const bad of ["short", "x".repeat(65), "has%20space", "dots.are.not.ok.here"]) {
+      const client = await chat.join(`/chat/ids?session=${bad}`);
+      assert.equal(client.welcome.userId, client.id, `session=${bad}: the connection is the user`);
+      await client.close();
+    }
+    await Promise.all([again.close(), other.close()]);
+  });
+
+  test("a page back with its session within presenceGrace keeps its name and nobody is told; gone for longer, it is announced once", async (t) => {
+    const grace = 400;
+    const chat = await start(t, { presenceGrace: grace });
+    const path = "/chat/grace?session=ada-0123456789abcdef";
+    const ada = await chat.join(path);
+    const bob = await chat.join("/chat/grace");
+    await ada.expect("user_joined");
+    ada.send({ type: "username", username: "Ada" });
+    await ada.expect("username_changed");
+    await bob.expect("username_changed");
+
+    ada.ws.destroy(); // the network went away
+    await delay(grace / 4);
+    const back = await chat.join(path);
+    assert.equal(back.welcome.username, "Ada", "the same name, without asking");
+    assert.equal(back.welcome.userId, ada.welcome.userId);
+    assert.deepEqual(back.welcome.users.map((u: Json) => u.username).sort(), ["Ada", bob.welcome.username].sort());
+    await delay(grace * 2);
+    bob.say("still here?");
+    const heard = await bob.until((m) => m.type === "message");
+    assert.deepEqual(heard.map((m) => m.type), ["message"], "bob heard no user_left nor user_joined");
+    await back.nextOf("message");
+
+    await back.close();
+    const left = await within(bob.expect("user_left"), grace * 5, "the leave after the grace");
+    assert.deepEqual([left.userId, left.username, left.userCount], [ada.welcome.userId, "Ada", 1]);
+    await assert.rejects(bob.ws.nextMessage(grace * 2), /no message within/, "announced once");
+    await bob.close();
+  });
+
+  test("?username= is the name at the welcome when it is valid and free, else a guest name", async (t) => {
+    const chat = await start(t);
+    const ada = await chat.join("/chat/wanted?username=%20Ada%20");
+    assert.equal(ada.welcome.username, "Ada", "trimmed");
+    const copy = await chat.join("/chat/wanted?username=ada");
+    assert.match(copy.welcome.username, GUEST, "taken, ignoring case");
+    const bad = await chat.join("/chat/wanted?username=%3Cb%3E");
+    assert.match(bad.welcome.username, GUEST, "invalid");
+    const elsewhere = await chat.join("/chat/wanted-2?username=Ada");
+    assert.equal(elsewhere.welcome.username, "Ada", "names are per room");
+    await Promise.all([ada, copy, bad, elsewhere].map((client) => client.close()));
   });
 });
 
@@ -590,6 +656,24 @@ describe("chat example: catch-up", () => {
     await b.close();
   });
 
+  test("onResync starts the connection again in-band: a new welcome with the latest history, the same user, nobody told", async (t) => {
+    const chat = await start(t, { ...MANY, presenceGrace: 5_000 });
+    const a = await chat.join("/chat/resync?session=ada-0123456789abcdef&username=Ada");
+    const b = await chat.join("/chat/resync");
+    await a.expect("user_joined");
+    const sent = await fill(b, 3);
+    for (const message of sent) assert.deepEqual(await a.expect("message"), message);
+    const conn = chat.chat.connections.get(a.id)!;
+    await chat.chat.onResync(conn, "resync", { epoch: sent[0]!.epoch, id: 3 });
+    const again = await a.expect("welcome");
+    assert.deepEqual([again.connectionId, again.userId, again.username, again.resumed], [a.id, a.welcome.userId, "Ada", false]);
+    assert.deepEqual(again.history, sent, "the room's latest, to show instead");
+    b.say("after");
+    assert.equal((await a.expect("message")).text, "after", "live messages go on, once");
+    assert.deepEqual((await b.until((m) => m.type === "message")).map((m) => m.type), ["message"], "b heard no leave or join");
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test("when the history fails, the joining client is closed with 1011 (so that the page retries) and nobody is told it joined", async (t) => {
     const history = new MemoryHistory();
     const failure = new Error("store down");
@@ -735,49 +819,24 @@ describe("chat example: running it", () => {
   });
 
   test("the file runs as a program on the runtime running the tests, prints the page URL and stops on SIGTERM", async () => {
-    const [command, ...args] = runtime === "node"
-      ? [process.execPath, "--import", "tsx", CHAT_FILE]
-      : runtime === "bun"
-      ? [process.execPath, "run", CHAT_FILE]
-      : [process.execPath, "run", "-A", CHAT_FILE];
-    const child = spawn(command!, args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      child.on("exit", (code, signal) => resolve({ code, signal }))
-    );
+    const chat = await startChatProcess();
     try {
-      let stdout = "";
-      let stderr = "";
-      child.stdout!.on("data", (chunk) => (stdout += chunk));
-      child.stderr!.on("data", (chunk) => (stderr += chunk));
-      await waitFor(() => stdout.includes("\n") || child.exitCode !== null, 20_000, `the start line (stderr: ${stderr})`);
-      const lines = stdout.trim().split("\n");
-      assert.equal(lines.length, 1, `one line on start: ${stdout}`);
-      const url = /(http:\/\/127\.0\.0\.1:\d+\/)$/.exec(lines[0]!)?.[1];
-      assert.ok(url, `the line ends with the page URL: ${lines[0]}`);
-      assert.match(lines[0]!, new RegExp(runtime), "it names the runtime");
-      const page = await fetch(url);
+      const lines = chat.stdout().trim().split("\n");
+      assert.equal(lines.length, 1, `one line on start: ${chat.stdout()}`);
+      assert.ok(chat.url, `the line ends with the page URL: ${lines[0]}`);
+      assert.match(lines[0]!, new RegExp(`\\(${runtime}\\)`), "it names the runtime, and no Redis");
+      const page = await fetch(chat.url);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /switchboard chat/);
-      assert.deepEqual((await (await fetch(`${url}health`)).json()).status, "ok");
-      const client = await connectOrThrow(url.replace("http:", "ws:") + "chat");
+      assert.deepEqual((await (await fetch(`${chat.url}health`)).json()).status, "ok");
+      const client = await connectOrThrow(chat.url.replace("http:", "ws:") + "chat");
       assert.equal(JSON.parse((await client.nextMessage()).text()).type, "welcome");
-      child.kill("SIGTERM");
+      const exiting = chat.stop();
       const closed = await within(client.closed, 10_000, "the server to close the client");
       assert.equal(closed.code, 1001, "clients are told the server is going away");
-      const exit = await within(exited, 10_000, "the process to exit");
-      if (runtime === "deno") {
-        // Deno's node:child_process reports the signal it sent ("exit null SIGTERM") even when
-        // the child caught it and exited with 0 (measured); the 1001 above shows it was caught.
-        assert.ok(exit.code === 0 || exit.signal === "SIGTERM", JSON.stringify(exit));
-      } else {
-        assert.deepEqual(exit, { code: 0, signal: null });
-      }
+      assertCleanExit(await exiting);
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      await chat.stop();
     }
   });
 
