@@ -236,6 +236,26 @@ describe("chat example: sessions and the reconnect grace", () => {
     await bob.close();
   });
 
+  test("two connections of one session (a duplicated tab) are one user: listed and announced once, renamed together", async (t) => {
+    const chat = await start(t);
+    const bob = await chat.join("/chat/tabs");
+    const path = "/chat/tabs?session=ada-0123456789abcdef&username=Ada";
+    const tab1 = await chat.join(path);
+    assert.equal((await bob.expect("user_joined")).username, "Ada");
+    const tab2 = await chat.join(path);
+    assert.deepEqual([tab2.welcome.userId, tab2.welcome.username, tab2.welcome.userCount], [tab1.welcome.userId, "Ada", 2]);
+    tab1.send({ type: "username", username: "Ada L" });
+    for (const client of [bob, tab1, tab2]) assert.equal((await client.expect("username_changed")).username, "Ada L");
+    tab2.say("from the second tab");
+    assert.equal((await bob.expect("message")).username, "Ada L", "the other tab's messages carry the new name");
+    await tab1.close();
+    tab2.say("one tab left");
+    assert.deepEqual((await bob.until((m) => m.type === "message")).map((m) => m.type), ["message"], "no user_left while a tab stays");
+    await tab2.close();
+    assert.equal((await bob.expect("user_left")).username, "Ada L");
+    await bob.close();
+  });
+
   test("?username= is the name at the welcome when it is valid and free, else a guest name", async (t) => {
     const chat = await start(t);
     const ada = await chat.join("/chat/wanted?username=%20Ada%20");

@@ -285,7 +285,9 @@ export class ChatController extends WebSocketController<ChatUser> {
     }
     await this.#setPresence(conn, username);
     const oldUsername = user.username;
-    user.username = username;
+    // Every connection of the user here takes the name (tabs that share a session are one user);
+    // one on another process keeps its old name in its own messages until it renames too.
+    for (const member of this.room(user.room)) if (member.userData.userId === user.userId) member.userData.username = username;
     this.broadcastJson(
       { type: "username_changed", userId: user.userId, connectionId: conn.id, oldUsername, username, timestamp: now() },
       { room: user.room },
