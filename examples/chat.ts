@@ -28,7 +28,7 @@ import type { LobbyController } from "./chat/lobby.ts";
 import type { ChatOptions } from "./chat/protocol.ts";
 
 export { ChatController } from "./chat/controller.ts";
-export { LobbyController, type RoomsUpdate } from "./chat/lobby.ts";
+export { LobbyController, type RoomDirectory, type RoomsUpdate } from "./chat/lobby.ts";
 export { AddressBudgets, SlidingWindow } from "./chat/limits.ts";
 export type {
   ChatErrorCode,

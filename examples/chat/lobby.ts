@@ -4,11 +4,16 @@
  * @module
  */
 import { CloseCode, type Connection, type Engine, type ShutdownOptions, WebSocketController } from "../../mod.ts";
-import type { ChatController } from "./controller.ts";
 import { now, type RoomOccupancy } from "./protocol.ts";
 
 /** Milliseconds between two `rooms_update`s to the lobby. */
 export const DEFAULT_LOBBY_INTERVAL = 1_000;
+
+/** Where the lobby reads who is where: the chat (`ChatController`). */
+export interface RoomDirectory {
+  /** Who is in each room that has someone in it, on every process. */
+  occupancy(): Promise<Record<string, RoomOccupancy>>;
+}
 
 /** What the lobby sends. */
 export interface RoomsUpdate {
@@ -29,14 +34,14 @@ export interface RoomsUpdate {
  * every process: the lobby is then one endpoint, named "lobby", everywhere.
  */
 export class LobbyController extends WebSocketController {
-  readonly #chat: ChatController;
+  readonly #chat: RoomDirectory;
   readonly #updates: Coalescer;
   /** Whether other processes have lobby clients too (there is an engine). */
   readonly #shared: boolean;
   #stopped = false;
 
   /** The lobby of `chat`, with at most one `rooms_update` per `interval` ms from this process. */
-  constructor(chat: ChatController, interval: number = DEFAULT_LOBBY_INTERVAL, engine?: Engine) {
+  constructor(chat: RoomDirectory, interval: number = DEFAULT_LOBBY_INTERVAL, engine?: Engine) {
     super({ name: "lobby", engine, maxMessageSize: 1024 }); // lobby clients only listen
     this.#chat = chat;
     this.#shared = engine !== undefined;
