@@ -11,7 +11,7 @@ import { type Connection, type PresenceChange, type PresenceEntry, SwitchboardEr
 import { RedisEngine } from "../src/redis/mod.ts";
 import { type FeedMessage, FeedLog } from "./helpers/feed.ts";
 import { rawConnect, RawWebSocket } from "./helpers/raw-client.ts";
-import { type EngineProcess, fastClient, startEngineProcess } from "./helpers/redis-engine.ts";
+import { type ClientLibrary, type EngineProcess, fastClient, startEngineProcess } from "./helpers/redis-engine.ts";
 import { type RedisProcess, redisServerPath, startRedis, waitForReplication } from "./helpers/redis-server.ts";
 import { seededRandom } from "./helpers/latent-history.ts";
 import { delay, startServer, type TestServer, waitFor } from "./helpers/server.ts";
@@ -75,10 +75,16 @@ class Reader {
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe("Redis engine", { skip: noRedis }, () => {
-  test("two processes are one endpoint: recorded messages from both reach every client once, in id order", async (t) => {
+  for (const library of ["ioredis", "iovalkey"] as const) {
+    test(`two processes are one endpoint (${library}): recorded messages from both reach every client once, in id order`, async (t) => {
+      await twoProcessesAreOneEndpoint(t, library);
+    });
+  }
+
+  async function twoProcessesAreOneEndpoint(t: TestContext, library: ClientLibrary): Promise<void> {
     const server = await redis(t);
-    const a = await startEngineProcess(t, server.port);
-    const b = await startEngineProcess(t, server.port);
+    const a = await startEngineProcess(t, server.port, { library });
+    const b = await startEngineProcess(t, server.port, { library });
     const readers = await Promise.all([Reader.open(a), Reader.open(a), Reader.open(b), Reader.open(b)]);
     await Promise.all(readers.map((r) => r.caughtUp()));
     const sends: Promise<unknown>[] = [];
@@ -94,8 +100,13 @@ describe("Redis engine", { skip: noRedis }, () => {
     await delay(100);
     assert.equal(readers.filter((r) => r.log.ids.length === 201).length, 3, "all but the excluded one");
     assert.equal((await a.feed.stats()).engine?.state, "up");
+    assert.equal((await a.feed.stats()).engine?.rooms, 1, "a is subscribed to the room its clients are in");
     await Promise.all(readers.map((r) => r.close()));
-  });
+    // The room's subscription goes with its last local member.
+    for (const p of [a, b]) await waitFor(() => p.feed.connections.size === 0, 5_000, "the clients to go");
+    for (const p of [a, b]) assert.equal((await p.feed.stats()).engine?.rooms, 0, "no subscription left");
+    assert.equal(await server.command("PUBSUB", "NUMSUB", "sb:{feed:feed}:msg"), "sb:{feed:feed}:msg\n0", "Redis agrees");
+  }
 
   test("clients resuming on the other process with their position, while 600 messages are recorded from both, each get exactly 1..600", async (t) => {
     const server = await redis(t);

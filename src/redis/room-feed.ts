@@ -105,7 +105,7 @@ export class RoomFeed {
 
   /** Runs `then` once every message up to `position` has been delivered (at once for another epoch). */
   afterDelivered(position: Position | undefined, then: () => void): void {
-    if (!position || this.#closed || (this.#live && (position.epoch !== this.#epoch || position.id <= this.#delivered))) {
+    if (!position || this.#closed || (this.#live && this.#passed(position))) {
       then();
       return;
     }
@@ -152,33 +152,53 @@ export class RoomFeed {
     this.#settleWaiters();
   }
 
-  #settleWaiters(): void {
+  /**
+   * Whether a wait for `position` is over: delivered, or of another epoch
+   * (`logEpoch`, when a read has just said which epoch the log is in, also
+   * ends waits of any other one). A feed that has seen no log yet waits for a
+   * position of any epoch: the room's first messages bring it.
+   */
+  #passed(position: Position, logEpoch?: string): boolean {
+    if (position.epoch === this.#epoch) return position.id <= this.#delivered;
+    if (logEpoch !== undefined && position.epoch !== logEpoch) return true;
+    return !(this.#epoch === "" && this.#delivered === 0);
+  }
+
+  #settleWaiters(logEpoch?: string): void {
     if (this.#waiters.length === 0) return;
     const waiting: Waiter[] = [];
     for (const waiter of this.#waiters) {
-      if (waiter.epoch !== this.#epoch || waiter.id <= this.#delivered) waiter.then();
+      if (this.#passed(waiter, logEpoch)) waiter.then();
       else waiting.push(waiter);
     }
     this.#waiters = waiting;
   }
 
-  /** Fills what is missing from the stream; resyncs when it cannot. One read at a time. */
+  /**
+   * Fills what is missing from the stream; resyncs when it cannot. One read
+   * at a time. The channel goes on delivering while a read is out, so a read
+   * is judged from where it started, and what came live meanwhile is skipped.
+   */
   async #readStream(): Promise<void> {
     if (this.#reading || this.#closed) return;
     this.#reading = true;
     try {
       for (let round = 0; round < 100 && !this.#closed; round++) {
-        const read = await this.#host.readAfter(this.#delivered);
+        const from: Position = { epoch: this.#epoch, id: this.#delivered };
+        const read = await this.#host.readAfter(from.id);
         if (this.#closed) return;
-        const continues = read.epoch === this.#epoch && this.#delivered >= read.base && (read.entries.length === 0 ? read.top === this.#delivered : read.entries[0]!.id === this.#delivered + 1);
-        const fromEmpty = this.#epoch === "" && this.#delivered === 0 && read.base === 0 && (read.entries[0]?.id ?? 1) === 1;
-        if (!continues && !fromEmpty) {
+        const continues = read.epoch === from.epoch && from.id >= read.base && (read.entries.length === 0 ? read.top === from.id : read.entries[0]!.id === from.id + 1);
+        const fromEmpty = from.epoch === "" && from.id === 0 && read.base === 0 && (read.entries[0]?.id ?? 1) === 1;
+        // A room with no log at the start may have taken its first epoch from the channel since; a read that saw no log yet says nothing against it.
+        const otherEpoch = this.#epoch !== from.epoch && read.epoch !== "" && read.epoch !== this.#epoch;
+        if ((!continues && !fromEmpty) || otherEpoch) {
           this.#restart(read.epoch, read.top);
           return;
         }
-        this.#epoch = read.epoch;
+        if (read.epoch !== "") this.#epoch = read.epoch;
         let filled = false;
         for (const entry of read.entries) {
+          if (entry.id <= this.#delivered) continue; // it came live while the read was out
           if (entry.id !== this.#delivered + 1) break;
           this.#ahead.delete(entry.id);
           this.#deliver(entry);
@@ -186,6 +206,7 @@ export class RoomFeed {
         }
         if (filled) this.#host.repaired();
         this.#drain();
+        this.#settleWaiters(read.epoch);
         // Done once nothing is held ahead and the stream had nothing more than what it gave.
         if (this.#ahead.size === 0 && this.#delivered >= read.top) break;
         if (read.entries.length === 0) break;
@@ -199,14 +220,16 @@ export class RoomFeed {
 
   /** The stream cannot fill the gap: live from the room's top, and the members start again. */
   #restart(epoch: string, top: number): void {
-    for (const id of this.#ahead.keys()) if (id <= top) this.#ahead.delete(id);
+    // In the same epoch, what the channel delivered while the read was out stays delivered: the members go on from there.
+    const from = epoch === this.#epoch ? Math.max(top, this.#delivered) : top;
+    for (const id of this.#ahead.keys()) if (id <= from) this.#ahead.delete(id);
     this.#epoch = epoch;
-    this.#delivered = top;
+    this.#delivered = from;
     // Held messages of the new epoch after its top are delivered in order.
     const held = [...this.#ahead.values()].filter((m) => m.epoch === epoch).sort((a, b) => a.id - b.id);
     this.#ahead.clear();
     for (const message of held) this.#ahead.set(message.id, message);
-    this.#host.resync({ epoch, id: top });
+    this.#host.resync({ epoch, id: from });
     this.#drain();
   }
 }

@@ -4,14 +4,20 @@
  * Feed controller of the catch-up tests served with it, as one "process".
  */
 import { Redis } from "ioredis";
+import { Redis as Valkey } from "iovalkey";
 import type { TestContext } from "node:test";
 import { RedisEngine, type RedisEngineOptions } from "../../src/redis/mod.ts";
 import { Feed } from "./feed.ts";
 import { startServer, type TestServer, waitFor } from "./server.ts";
 
-/** An ioredis client to 127.0.0.1:`port` that reconnects every 50 ms. */
-export function fastClient(port: number): Redis {
-  const client = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, retryStrategy: () => 50, connectTimeout: 1_000 });
+/** The client libraries the engine is tested with: ioredis, and iovalkey (its fork). */
+export type ClientLibrary = "ioredis" | "iovalkey";
+
+/** A client to 127.0.0.1:`port` that reconnects every 50 ms. */
+export function fastClient(port: number, library: ClientLibrary = "ioredis"): Redis {
+  const options = { host: "127.0.0.1", port, maxRetriesPerRequest: 1, retryStrategy: () => 50, connectTimeout: 1_000 };
+  // iovalkey's class is ioredis's under another name; typed as ioredis's for the tests' sake.
+  const client = library === "iovalkey" ? (new Valkey(options) as unknown as Redis) : new Redis(options);
   client.on("error", () => {}); // outages are what these tests make; without a listener ioredis logs each error
   return client;
 }
@@ -36,10 +42,10 @@ export interface EngineProcess {
 export async function startEngineProcess(
   t: TestContext,
   port: number,
-  options: Partial<Omit<RedisEngineOptions, "client" | "subscriber">> & { subscriberPort?: number; historySize?: number } = {},
+  options: Partial<Omit<RedisEngineOptions, "client" | "subscriber">> & { subscriberPort?: number; historySize?: number; library?: ClientLibrary } = {},
 ): Promise<EngineProcess> {
-  const client = fastClient(port);
-  const subscriber = options.subscriberPort === undefined ? undefined : fastClient(options.subscriberPort);
+  const client = fastClient(port, options.library);
+  const subscriber = options.subscriberPort === undefined ? undefined : fastClient(options.subscriberPort, options.library);
   const engine = new RedisEngine({ client, subscriber, degradedGrace: options.degradedGrace, commandTimeout: options.commandTimeout ?? 2_000 });
   const feed = new RelayFeed({ name: "feed", engine, historySize: options.historySize ?? 2_000 });
   const server = await startServer({ "/feed": feed });
