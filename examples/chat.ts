@@ -52,7 +52,15 @@ export function createApp(chat: ChatController, page: string): Hono {
   app.get("/", (c) => c.html(page));
   app.get("/chat/page", (c) => c.html(page));
   app.get("/health", (c) => c.json({ status: "ok", uptime: Math.floor((Date.now() - startedAt) / 1000) }));
-  app.get("/chat/stats", async (c) => c.json(await chat.chatStats()));
+  app.get("/chat/stats", async (c) => {
+    try {
+      return c.json(await chat.chatStats());
+    } catch (error) {
+      // With an engine, while Redis is unreachable: the shared numbers cannot be read.
+      console.error(`chat: /chat/stats failed: ${error instanceof Error ? error.message : String(error)}`);
+      return c.json({ error: "Cannot read the stats now: retry" }, 503);
+    }
+  });
   return app;
 }
 
@@ -118,7 +126,9 @@ const REDIS_START_TIMEOUT_MS = 10_000;
 async function connectRedis(url: string): Promise<{ engine: Engine; close(): Promise<void> }> {
   // Loaded only here, so that the chat runs without ioredis when REDIS_URL is not set.
   const { Redis } = await import("ioredis");
-  const client = new Redis(url);
+  // A command fails after one reconnect attempt rather than twenty (ioredis's default, over a minute):
+  // the engine bounds its history calls itself, but presence calls wait for the client's answer.
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
   let lastError = "";
   client.on("error", (error: Error) => void (lastError = error.message)); // the "degraded" event below says it once
   const engine = new RedisEngine({ client });

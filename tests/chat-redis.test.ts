@@ -147,6 +147,28 @@ describe("chat example on two processes sharing one Redis", { skip: noRedis }, (
     await Promise.all([blue, lobbyA, lobbyB, late].map((client) => client.close()));
   });
 
+  test("while Redis is unreachable /chat/stats answers 503, and the numbers again once it is back", async (t) => {
+    const server = await startRedis();
+    const chat = await startShared(t, server.port);
+    t.after(() => server.stop());
+    assert.equal((await chat.get("/chat/stats")).status, 200);
+    server.kill();
+    await server.exited();
+    const down = await within(chat.get("/chat/stats"), 5_000, "the answer while down");
+    assert.deepEqual([down.status, await down.json()], [503, { error: "Cannot read the stats now: retry" }]);
+    await server.restart();
+    for (let i = 0; ; i++) {
+      const response = await chat.get("/chat/stats");
+      if (response.status === 200) {
+        assert.deepEqual((await response.json()).rooms, {});
+        break;
+      }
+      await response.body?.cancel();
+      assert.ok(i < 100, "the stats come back within 5 s");
+      await delay(50);
+    }
+  });
+
   test("examples/chat.ts as two real processes with REDIS_URL, on the runtime running the tests: one chat", { timeout: 60_000 }, async (t) => {
     const { url } = await redis(t);
     const processes = await Promise.all([startChatProcess({ REDIS_URL: url }), startChatProcess({ REDIS_URL: url })]);

@@ -15,6 +15,7 @@ import {
   type Position,
   type PresenceChange,
   type PresenceEntry,
+  type ShutdownOptions,
   type UpgradeRequest,
   type UpgradeResult,
   WebSocketController,
@@ -66,6 +67,7 @@ export class ChatController extends WebSocketController<ChatUser> {
   readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addresses: AddressBudgets;
+  #stopping = false;
 
   /** Creates the chat; see {@linkcode ChatOptions} for the defaults. A RangeError for a bad limit. */
   constructor(options: ChatOptions = {}) {
@@ -89,6 +91,12 @@ export class ChatController extends WebSocketController<ChatUser> {
   /** Client addresses whose rate limits are kept now (bounded by `maxAddresses`). */
   get trackedAddresses(): number {
     return this.#addresses.size;
+  }
+
+  /** Closes every connection, then the presences (see `WebSocketController.shutdown`). */
+  override shutdown(options?: ShutdownOptions): Promise<void> {
+    this.#stopping = true;
+    return super.shutdown(options);
   }
 
   // --- Hooks ---------------------------------------------------------------
@@ -181,7 +189,13 @@ export class ChatController extends WebSocketController<ChatUser> {
     if (type === "update") return;
     const username = usernameOf(data);
     if (username === undefined) return;
-    const userCount = (await this.presence(room)).length;
+    let userCount: number;
+    try {
+      userCount = (await this.presence(room)).length;
+    } catch (error) {
+      if (this.#stopping) return; // a leave made by the shutdown itself, whose engine closes meanwhile
+      throw error;
+    }
     this.broadcastJson(
       { type: type === "join" ? "user_joined" : "user_left", userId: key, username, userCount, timestamp: now() },
       // The user's own connections here (the one that joined) have it in their welcome.
