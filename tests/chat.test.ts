@@ -16,6 +16,7 @@ import { connectOrThrow, RawWebSocket } from "./helpers/raw-client.ts";
 import { delay, runtime, waitFor, within } from "./helpers/server.ts";
 import { assertIso, type Chat, ChatClient, fill, type Json, MANY, start } from "./helpers/chat-client.ts";
 import { LatentHistory, seededRandom } from "./helpers/latent-history.ts";
+import { assertCleanExit, startChatProcess } from "./helpers/chat-process.ts";
 
 const GUEST = /^Guest-[A-Za-z0-9]{4}$/;
 const CHAT_FILE = fileURLToPath(new URL("../examples/chat.ts", import.meta.url));
@@ -48,10 +49,10 @@ describe("chat example: HTTP", () => {
     assert.ok(Number.isInteger(body.uptime) && body.uptime >= 0 && body.uptime < 5, `uptime ${body.uptime}`);
   });
 
-  test("GET /chat/stats counts connections, history and users per room", async (t) => {
+  test("GET /chat/stats counts users, history and users per room", async (t) => {
     const chat = await start(t);
     const empty = await (await chat.get("/chat/stats")).json();
-    assert.deepEqual({ ...empty, timestamp: "" }, { activeConnections: 0, messagesInHistory: 0, rooms: {}, timestamp: "" });
+    assert.deepEqual({ ...empty, timestamp: "" }, { users: 0, messagesInHistory: 0, rooms: {}, timestamp: "" });
     assertIso(empty.timestamp);
 
     const red1 = await chat.join("/chat/red");
@@ -64,16 +65,17 @@ describe("chat example: HTTP", () => {
     await red2.nextOf("message");
     await blue.nextOf("message");
     const stats = await (await chat.get("/chat/stats")).json();
-    assert.deepEqual(Object.keys(stats).sort(), ["activeConnections", "messagesInHistory", "rooms", "timestamp"]);
-    assert.equal(stats.activeConnections, 3);
+    assert.deepEqual(Object.keys(stats).sort(), ["messagesInHistory", "rooms", "timestamp", "users"]);
+    assert.equal(stats.users, 3);
     assert.equal(stats.messagesInHistory, 3);
     assert.deepEqual(stats.rooms, { red: { users: 2, messagesInHistory: 2 }, blue: { users: 1, messagesInHistory: 1 } });
     assertIso(stats.timestamp);
 
     await blue.close();
     await waitFor(() => chat.chat.connections.size === 2, 5_000, "blue to leave");
-    const after = await (await chat.get("/chat/stats")).json();
-    assert.equal(after.activeConnections, 2);
+    let after = await (await chat.get("/chat/stats")).json();
+    for (let i = 0; after.users !== 2 && i < 100; i++) after = await (await chat.get("/chat/stats")).json(); // its presence goes just after
+    assert.equal(after.users, 2);
     assert.deepEqual(after.rooms.blue, { users: 0, messagesInHistory: 1 }, "a room keeps its history when empty");
     await Promise.all([red1.close(), red2.close()]);
   });
@@ -84,13 +86,14 @@ describe("chat example: joining", () => {
     const chat = await start(t);
     const a = await chat.join("/chat");
     const w = a.welcome;
-    assert.deepEqual(Object.keys(w).sort(), ["connectionId", "epoch", "history", "resumed", "room", "timestamp", "type", "userCount", "username", "users"]);
+    assert.deepEqual(Object.keys(w).sort(), ["connectionId", "epoch", "history", "resumed", "room", "timestamp", "type", "userCount", "userId", "username", "users"]);
     assert.equal(w.room, "general");
     assert.match(w.username, GUEST);
     assert.equal(typeof w.connectionId, "string");
     assert.equal(w.connectionId, [...chat.chat.connections.keys()][0]);
+    assert.equal(w.userId, w.connectionId, "without ?session= the user is its connection");
     assert.equal(w.userCount, 1);
-    assert.deepEqual(w.users, [{ connectionId: w.connectionId, username: w.username }]);
+    assert.deepEqual(w.users, [{ userId: w.userId, username: w.username }]);
     assert.deepEqual(w.history, []);
     assert.equal(w.resumed, false);
     assert.equal(w.epoch, "", "a room without messages has no epoch yet");
@@ -101,9 +104,9 @@ describe("chat example: joining", () => {
     assert.equal(b.welcome.userCount, 2);
     assert.notEqual(b.welcome.username, w.username, "guest names differ");
     assert.deepEqual(
-      [...b.welcome.users].sort((x: Json, y: Json) => x.connectionId.localeCompare(y.connectionId)),
-      [{ connectionId: a.id, username: w.username }, { connectionId: b.id, username: b.welcome.username }]
-        .sort((x, y) => x.connectionId.localeCompare(y.connectionId)),
+      [...b.welcome.users].sort((x: Json, y: Json) => x.userId.localeCompare(y.userId)),
+      [{ userId: a.id, username: w.username }, { userId: b.id, username: b.welcome.username }]
+        .sort((x, y) => x.userId.localeCompare(y.userId)),
     );
     await Promise.all([a.close(), b.close()]);
   });
@@ -154,21 +157,21 @@ describe("chat example: joining", () => {
     const a = await chat.join("/chat/room1");
     const b = await chat.join("/chat/room1");
     const joined = await a.expect("user_joined");
-    assert.deepEqual(Object.keys(joined).sort(), ["connectionId", "timestamp", "type", "userCount", "username"]);
-    assert.equal(joined.connectionId, b.id);
+    assert.deepEqual(Object.keys(joined).sort(), ["timestamp", "type", "userCount", "userId", "username"]);
+    assert.equal(joined.userId, b.welcome.userId);
     assert.equal(joined.username, b.welcome.username);
     assert.equal(joined.userCount, 2);
     assertIso(joined.timestamp);
 
     const c = await chat.join("/chat/room1");
     assert.equal((await a.expect("user_joined")).userCount, 3);
-    assert.equal((await b.expect("user_joined")).connectionId, c.id);
+    assert.equal((await b.expect("user_joined")).userId, c.welcome.userId);
 
     b.ws.destroy(); // abrupt: no close frame
     for (const other of [a, c]) {
       const left = await other.expect("user_left");
-      assert.deepEqual(Object.keys(left).sort(), ["connectionId", "timestamp", "type", "userCount", "username"]);
-      assert.equal(left.connectionId, b.id);
+      assert.deepEqual(Object.keys(left).sort(), ["timestamp", "type", "userCount", "userId", "username"]);
+      assert.equal(left.userId, b.welcome.userId);
       assert.equal(left.username, b.welcome.username);
       assert.equal(left.userCount, 2);
       assertIso(left.timestamp);
@@ -182,6 +185,91 @@ describe("chat example: joining", () => {
   });
 });
 
+describe("chat example: sessions and the reconnect grace", () => {
+  test("?session= makes the user id: the same for every connection of the session, not the session itself; a bad one is ignored", async (t) => {
+    const chat = await start(t);
+    const session = "tab-0123456789abcdef";
+    const first = await chat.join(`/chat/ids?session=${session}`);
+    assert.match(first.welcome.userId, /^[A-Za-z0-9_-]{22}$/);
+    assert.notEqual(first.welcome.userId, first.id);
+    assert.ok(!first.welcome.userId.includes(session));
+    await first.close();
+    const again = await chat.join(`/chat/ids?session=${session}`);
+    assert.equal(again.welcome.userId, first.welcome.userId);
+    const other = await chat.join("/chat/ids?session=tab-fedcba9876543210");
+    assert.notEqual(other.welcome.userId, first.welcome.userId);
+    for (const bad of ["short", "x".repeat(65), "has%20space", "dots.are.not.ok.here"]) {
+      const client = await chat.join(`/chat/ids?session=${bad}`);
+      assert.equal(client.welcome.userId, client.id, `session=${bad}: the connection is the user`);
+      await client.close();
+    }
+    await Promise.all([again.close(), other.close()]);
+  });
+
+  test("a page back with its session within presenceGrace keeps its name and nobody is told; gone for longer, it is announced once", async (t) => {
+    const grace = 400;
+    const chat = await start(t, { presenceGrace: grace });
+    const path = "/chat/grace?session=ada-0123456789abcdef";
+    const ada = await chat.join(path);
+    const bob = await chat.join("/chat/grace");
+    await ada.expect("user_joined");
+    ada.send({ type: "username", username: "Ada" });
+    await ada.expect("username_changed");
+    await bob.expect("username_changed");
+
+    ada.ws.destroy(); // the network went away
+    await delay(grace / 4);
+    const back = await chat.join(path);
+    assert.equal(back.welcome.username, "Ada", "the same name, without asking");
+    assert.equal(back.welcome.userId, ada.welcome.userId);
+    assert.deepEqual(back.welcome.users.map((u: Json) => u.username).sort(), ["Ada", bob.welcome.username].sort());
+    await delay(grace * 2);
+    bob.say("still here?");
+    const heard = await bob.until((m) => m.type === "message");
+    assert.deepEqual(heard.map((m) => m.type), ["message"], "bob heard no user_left nor user_joined");
+    await back.nextOf("message");
+
+    await back.close();
+    const left = await within(bob.expect("user_left"), grace * 5, "the leave after the grace");
+    assert.deepEqual([left.userId, left.username, left.userCount], [ada.welcome.userId, "Ada", 1]);
+    await assert.rejects(bob.ws.nextMessage(grace * 2), /no message within/, "announced once");
+    await bob.close();
+  });
+
+  test("two connections of one session (a duplicated tab) are one user: listed and announced once, renamed together", async (t) => {
+    const chat = await start(t);
+    const bob = await chat.join("/chat/tabs");
+    const path = "/chat/tabs?session=ada-0123456789abcdef&username=Ada";
+    const tab1 = await chat.join(path);
+    assert.equal((await bob.expect("user_joined")).username, "Ada");
+    const tab2 = await chat.join(path);
+    assert.deepEqual([tab2.welcome.userId, tab2.welcome.username, tab2.welcome.userCount], [tab1.welcome.userId, "Ada", 2]);
+    tab1.send({ type: "username", username: "Ada L" });
+    for (const client of [bob, tab1, tab2]) assert.equal((await client.expect("username_changed")).username, "Ada L");
+    tab2.say("from the second tab");
+    assert.equal((await bob.expect("message")).username, "Ada L", "the other tab's messages carry the new name");
+    await tab1.close();
+    tab2.say("one tab left");
+    assert.deepEqual((await bob.until((m) => m.type === "message")).map((m) => m.type), ["message"], "no user_left while a tab stays");
+    await tab2.close();
+    assert.equal((await bob.expect("user_left")).username, "Ada L");
+    await bob.close();
+  });
+
+  test("?username= is the name at the welcome when it is valid and free, else a guest name", async (t) => {
+    const chat = await start(t);
+    const ada = await chat.join("/chat/wanted?username=%20Ada%20");
+    assert.equal(ada.welcome.username, "Ada", "trimmed");
+    const copy = await chat.join("/chat/wanted?username=ada");
+    assert.match(copy.welcome.username, GUEST, "taken, ignoring case");
+    const bad = await chat.join("/chat/wanted?username=%3Cb%3E");
+    assert.match(bad.welcome.username, GUEST, "invalid");
+    const elsewhere = await chat.join("/chat/wanted-2?username=Ada");
+    assert.equal(elsewhere.welcome.username, "Ada", "names are per room");
+    await Promise.all([ada, copy, bad, elsewhere].map((client) => client.close()));
+  });
+});
+
 describe("chat example: messages", () => {
   test("a chat message reaches everyone in the room, sender included, with its history id", async (t) => {
     const chat = await start(t);
@@ -192,11 +280,12 @@ describe("chat example: messages", () => {
     const atA = await a.expect("message");
     const atB = await b.expect("message");
     assert.deepEqual(atA, atB);
-    assert.deepEqual(Object.keys(atA).sort(), ["connectionId", "epoch", "id", "room", "text", "timestamp", "type", "username"]);
+    assert.deepEqual(Object.keys(atA).sort(), ["connectionId", "epoch", "id", "room", "text", "timestamp", "type", "userId", "username"]);
     assert.equal(atA.id, 1);
     assert.equal(atA.epoch, (await chat.chat.history.position("talk")).epoch, "the history's epoch of the room");
     assert.ok(atA.epoch.length > 0);
     assert.equal(atA.connectionId, a.id);
+    assert.equal(atA.userId, a.welcome.userId);
     assert.equal(atA.username, a.welcome.username);
     assert.equal(atA.text, "hello");
     assert.equal(atA.room, "talk");
@@ -281,7 +370,7 @@ describe("chat example: messages", () => {
     a.send({ type: "typing" });
     for (const other of [b, c]) {
       const typing = await other.expect("typing");
-      assert.deepEqual(typing, { type: "typing", connectionId: a.id, username: a.welcome.username });
+      assert.deepEqual(typing, { type: "typing", connectionId: a.id, userId: a.welcome.userId, username: a.welcome.username });
     }
     a.say("done typing");
     assert.equal((await a.expect("message")).text, "done typing", "the sender got no typing");
@@ -302,8 +391,9 @@ describe("chat example: usernames", () => {
     a.send({ type: "username", username: "  Ada Lovelace " });
     for (const client of [a, b]) {
       const changed = await client.expect("username_changed");
-      assert.deepEqual(Object.keys(changed).sort(), ["connectionId", "oldUsername", "timestamp", "type", "username"]);
+      assert.deepEqual(Object.keys(changed).sort(), ["connectionId", "oldUsername", "timestamp", "type", "userId", "username"]);
       assert.equal(changed.connectionId, a.id);
+      assert.equal(changed.userId, a.welcome.userId);
       assert.equal(changed.oldUsername, guest);
       assert.equal(changed.username, "Ada Lovelace");
       assertIso(changed.timestamp);
@@ -318,7 +408,7 @@ describe("chat example: usernames", () => {
       await a.expect("username_changed");
     }
     const c = await chat.join("/chat/names");
-    assert.ok(c.welcome.users.some((u: Json) => u.connectionId === a.id && u.username === "٣"), "newcomers see the new name");
+    assert.ok(c.welcome.users.some((u: Json) => u.userId === a.welcome.userId && u.username === "٣"), "newcomers see the new name");
     await Promise.all([a.close(), b.close(), c.close()]);
   });
 
@@ -586,6 +676,24 @@ describe("chat example: catch-up", () => {
     await b.close();
   });
 
+  test("onResync starts the connection again in-band: a new welcome with the latest history, the same user, nobody told", async (t) => {
+    const chat = await start(t, { ...MANY, presenceGrace: 5_000 });
+    const a = await chat.join("/chat/resync?session=ada-0123456789abcdef&username=Ada");
+    const b = await chat.join("/chat/resync");
+    await a.expect("user_joined");
+    const sent = await fill(b, 3);
+    for (const message of sent) assert.deepEqual(await a.expect("message"), message);
+    const conn = chat.chat.connections.get(a.id)!;
+    await chat.chat.onResync(conn, "resync", { epoch: sent[0]!.epoch, id: 3 });
+    const again = await a.expect("welcome");
+    assert.deepEqual([again.connectionId, again.userId, again.username, again.resumed], [a.id, a.welcome.userId, "Ada", false]);
+    assert.deepEqual(again.history, sent, "the room's latest, to show instead");
+    b.say("after");
+    assert.equal((await a.expect("message")).text, "after", "live messages go on, once");
+    assert.deepEqual((await b.until((m) => m.type === "message")).map((m) => m.type), ["message"], "b heard no leave or join");
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test("when the history fails, the joining client is closed with 1011 (so that the page retries) and nobody is told it joined", async (t) => {
     const history = new MemoryHistory();
     const failure = new Error("store down");
@@ -731,49 +839,24 @@ describe("chat example: running it", () => {
   });
 
   test("the file runs as a program on the runtime running the tests, prints the page URL and stops on SIGTERM", async () => {
-    const [command, ...args] = runtime === "node"
-      ? [process.execPath, "--import", "tsx", CHAT_FILE]
-      : runtime === "bun"
-      ? [process.execPath, "run", CHAT_FILE]
-      : [process.execPath, "run", "-A", CHAT_FILE];
-    const child = spawn(command!, args, {
-      cwd: REPO_ROOT,
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      child.on("exit", (code, signal) => resolve({ code, signal }))
-    );
+    const chat = await startChatProcess();
     try {
-      let stdout = "";
-      let stderr = "";
-      child.stdout!.on("data", (chunk) => (stdout += chunk));
-      child.stderr!.on("data", (chunk) => (stderr += chunk));
-      await waitFor(() => stdout.includes("\n") || child.exitCode !== null, 20_000, `the start line (stderr: ${stderr})`);
-      const lines = stdout.trim().split("\n");
-      assert.equal(lines.length, 1, `one line on start: ${stdout}`);
-      const url = /(http:\/\/127\.0\.0\.1:\d+\/)$/.exec(lines[0]!)?.[1];
-      assert.ok(url, `the line ends with the page URL: ${lines[0]}`);
-      assert.match(lines[0]!, new RegExp(runtime), "it names the runtime");
-      const page = await fetch(url);
+      const lines = chat.stdout().trim().split("\n");
+      assert.equal(lines.length, 1, `one line on start: ${chat.stdout()}`);
+      assert.ok(chat.url, `the line ends with the page URL: ${lines[0]}`);
+      assert.match(lines[0]!, new RegExp(`\\(${runtime}\\)`), "it names the runtime, and no Redis");
+      const page = await fetch(chat.url);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /switchboard chat/);
-      assert.deepEqual((await (await fetch(`${url}health`)).json()).status, "ok");
-      const client = await connectOrThrow(url.replace("http:", "ws:") + "chat");
+      assert.deepEqual((await (await fetch(`${chat.url}health`)).json()).status, "ok");
+      const client = await connectOrThrow(chat.url.replace("http:", "ws:") + "chat");
       assert.equal(JSON.parse((await client.nextMessage()).text()).type, "welcome");
-      child.kill("SIGTERM");
+      const exiting = chat.stop();
       const closed = await within(client.closed, 10_000, "the server to close the client");
       assert.equal(closed.code, 1001, "clients are told the server is going away");
-      const exit = await within(exited, 10_000, "the process to exit");
-      if (runtime === "deno") {
-        // Deno's node:child_process reports the signal it sent ("exit null SIGTERM") even when
-        // the child caught it and exited with 0 (measured); the 1001 above shows it was caught.
-        assert.ok(exit.code === 0 || exit.signal === "SIGTERM", JSON.stringify(exit));
-      } else {
-        assert.deepEqual(exit, { code: 0, signal: null });
-      }
+      assertCleanExit(await exiting);
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      await chat.stop();
     }
   });
 

@@ -1,12 +1,14 @@
 /**
  * The chat tests' client and server: a raw RFC 6455 client that speaks the
  * chat's JSON, and a chat server per test on 127.0.0.1 through this
- * runtime's adapter.
+ * runtime's adapter, alone or as one of several "processes" on one Redis.
  */
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import { type RunningChat, startChat, type StartChatOptions } from "../../examples/chat.ts";
+import { RedisEngine } from "../../src/redis/mod.ts";
 import { connectOrThrow, type HttpRejection, rawConnect, type RawWebSocket } from "./raw-client.ts";
+import { fastClient } from "./redis-engine.ts";
 
 /** A parsed JSON message. */
 // deno-lint-ignore no-explicit-any
@@ -57,6 +59,17 @@ export class ChatClient {
     throw new Error(`no ${type} within 1000 messages`);
   }
 
+  /** Reads messages until one passes `done`; returns all of them, that one last. */
+  async until(done: (message: Json) => boolean, max = 10_000): Promise<Json[]> {
+    const seen: Json[] = [];
+    for (let i = 0; i < max; i++) {
+      const message = await this.next();
+      seen.push(message);
+      if (done(message)) return seen;
+    }
+    throw new Error(`no matching message within ${max}`);
+  }
+
   async error(code: string): Promise<Json> {
     const message = await this.expect("error");
     assert.equal(message.code, code, `expected error ${code}, got ${JSON.stringify(message)}`);
@@ -79,10 +92,39 @@ export interface Chat extends RunningChat {
   get(path: string): Promise<Response>;
 }
 
-/** Starts the chat on 127.0.0.1 and a free port; it stops when the test ends. */
+/**
+ * Starts the chat on 127.0.0.1 and a free port; it stops when the test ends.
+ * With `presenceGrace: 0` unless given, so that a client that goes is
+ * announced as gone at once (the tests of the grace set one).
+ */
 export async function start(t: TestContext, options: StartChatOptions = {}): Promise<Chat> {
-  const running = await startChat({ port: 0, hostname: "127.0.0.1", ...options });
+  const running = await startChat({ port: 0, hostname: "127.0.0.1", presenceGrace: 0, ...options });
   t.after(() => running.server.stop());
+  return reach(running);
+}
+
+/**
+ * One chat "process" on a shared Redis at 127.0.0.1:`redisPort`: its own
+ * ioredis client (fast retries) and RedisEngine, its own server. Stopped,
+ * then its engine closed, when the test ends; `stop()` does it earlier.
+ */
+export async function startShared(t: TestContext, redisPort: number, options: StartChatOptions = {}): Promise<Chat & { stop(): Promise<void> }> {
+  const client = fastClient(redisPort);
+  const engine = new RedisEngine({ client, commandTimeout: 2_000 });
+  const running = await startChat({ port: 0, hostname: "127.0.0.1", presenceGrace: 0, ...options, engine });
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      await running.server.stop();
+      await engine.close();
+      client.disconnect();
+    })();
+  t.after(stop);
+  return { ...reach(running), stop };
+}
+
+/** Ways to reach a running chat. */
+function reach(running: RunningChat): Chat {
   const base = `127.0.0.1:${running.server.port}`;
   return {
     ...running,

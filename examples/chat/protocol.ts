@@ -1,0 +1,189 @@
+/**
+ * The chat's rules and the shapes of its messages: what the page and the
+ * tests rely on. The README's protocol tables say the same in prose.
+ *
+ * @module
+ */
+import type { Engine, History, Position } from "../../mod.ts";
+import type { SlidingWindow } from "./limits.ts";
+
+/** The room of `/chat`. */
+export const DEFAULT_ROOM = "general";
+/** Room names: 1 to 32 of a-z, 0-9, "-" and "_". */
+export const ROOM_NAME: RegExp = /^[a-z0-9_-]{1,32}$/;
+/** Usernames: 1 to 32 letters, digits, spaces, "_", "-" and ".". */
+export const USERNAME: RegExp = /^[\p{L}\p{Nd} _.\-]{1,32}$/u;
+/** The page's session id (`?session=`): 16 to 64 of base64url. Anything else is ignored. */
+export const SESSION: RegExp = /^[A-Za-z0-9_-]{16,64}$/;
+/** Characters (code points) in one chat message, after trimming. */
+export const MAX_TEXT_LENGTH = 2000;
+/** Messages a new connection gets in `welcome.history`, and messages kept per room. */
+export const HISTORY_SIZE = 100;
+/** Largest WebSocket message accepted; the library closes bigger ones with 1009. */
+export const MAX_MESSAGE_BYTES: number = 10 * 1024;
+/**
+ * The room every chat connection also joins, for the lobby: its presences
+ * are everyone in every room, across processes. Not a valid chat room name,
+ * so no client can join it or record in it.
+ */
+export const DIRECTORY = "#rooms";
+
+/** A chat message as the server sends it, in `message` and in `welcome.history`. */
+export interface ChatMessage {
+  type: "message";
+  /** The room's history id; ids increase by one within an epoch. */
+  id: number;
+  /**
+   * The history's run of ids the message belongs to. A reconnecting client
+   * sends the last id and epoch it saw as `?since=<id>&epoch=<epoch>`.
+   */
+  epoch: string;
+  connectionId: string;
+  /** The sender's user id (see {@linkcode ChatUser.userId}); absent from messages recorded before there was one. */
+  userId: string;
+  username: string;
+  text: string;
+  room: string;
+  timestamp: string;
+}
+
+/** One user of a room, as `welcome.users` lists it. */
+export interface RoomUser {
+  userId: string;
+  username: string;
+}
+
+/** The `code` of an `error` reply. The connection stays open and nothing else changes. */
+export type ChatErrorCode =
+  | "invalid_json"
+  | "unknown_type"
+  | "empty_text"
+  | "text_too_long"
+  | "rate_limited"
+  | "invalid_username"
+  | "username_taken"
+  | "binary_not_supported";
+
+/** The kinds of message a client sends (`type`), each with its own rate limits. */
+export type ChatMessageKind = "chat" | "username" | "typing";
+
+/** A sliding-window rate limit: at most `messages` accepted in any `windowMs`. */
+export interface RateLimit {
+  messages: number;
+  windowMs: number;
+}
+
+/** A {@linkcode RateLimit} per message kind; a kind left out keeps its default. */
+export type RateLimits = Partial<Record<ChatMessageKind, RateLimit>>;
+
+/** Options of the chat; every field has a default. */
+export interface ChatOptions {
+  /** Chat messages per connection: the same as `limits.chat`, which wins when both are given. Default 20 in any 10 s. */
+  rateLimit?: RateLimit;
+  /**
+   * Per connection, for each kind. Defaults: `chat` 20, `username` 5 and
+   * `typing` 10, each in any 10 s.
+   */
+  limits?: RateLimits;
+  /**
+   * Per client address (`conn.remoteAddress`) over all of its connections to
+   * this process, for each kind. Defaults: `chat` 60, `username` 20 and
+   * `typing` 30, each in any 10 s. Behind a reverse proxy every client has
+   * the proxy's address and so shares one budget: raise these there.
+   */
+  addressLimits?: RateLimits;
+  /**
+   * Addresses whose budgets are kept at once; past it the one least recently
+   * heard from is forgotten (and starts afresh). Default 10 000.
+   */
+  maxAddresses?: number;
+  /** Milliseconds between two `rooms_update`s to the lobby from this process: changes in between go out as one. Default 1 000. */
+  lobbyInterval?: number;
+  /** Where messages are kept: by default in memory, the newest 100 per room. Not with `engine`, which keeps them. */
+  history?: History;
+  /**
+   * Shares the chat and the lobby with every other process on the same
+   * engine (a `RedisEngine`): rooms, history, user lists, the lobby and the
+   * stats are then the same on all of them. Default: none, this process only.
+   */
+  engine?: Engine;
+  /**
+   * Milliseconds a user stays listed after its connection goes, so that a
+   * page that reconnects (to any process) with the same session within them
+   * is announced neither as gone nor as back. Default 5 000.
+   */
+  presenceGrace?: number;
+}
+
+/** Who is in one room, as the lobby reports it. */
+export interface RoomOccupancy {
+  users: number;
+  usernames: string[];
+}
+
+/** The answer of `GET /chat/stats`: the same on every process of one engine. */
+export interface ChatStats {
+  /** Users present in the chat rooms, across processes (one per session and room; lobby watchers are not counted). */
+  users: number;
+  messagesInHistory: number;
+  rooms: Record<string, { users: number; messagesInHistory: number }>;
+  timestamp: string;
+}
+
+/** What the server says to one connection: the client's view of its `welcome`. */
+export interface Welcome {
+  type: "welcome";
+  connectionId: string;
+  userId: string;
+  username: string;
+  room: string;
+  userCount: number;
+  users: RoomUser[];
+  timestamp: string;
+  history: ChatMessage[];
+  /**
+   * `true`: `history` is exactly what followed `since`. `false`: it is the
+   * room's latest (no `since`, another epoch, or a gap), to show instead of
+   * what was shown.
+   */
+  resumed: boolean;
+  epoch: string;
+}
+
+/** What the chat keeps for each connection. */
+export interface ChatUser {
+  room: string;
+  username: string;
+  /**
+   * Who the user is, the same across its reconnects: derived from the page's
+   * session id (`?session=`), else the connection's id. The key of its
+   * presence, and `userId` in what others see. The session id itself is
+   * never shown: knowing a user id does not let anyone connect as that user.
+   */
+  userId: string;
+  /** The name the page asked for in `?username=`, used at the welcome when it is free. */
+  wantedName: string | undefined;
+  /** The `?since=<id>&epoch=<epoch>` of the upgrade: the last message the client saw. */
+  since: Position | number | undefined;
+  /** This connection's own rate limits, one window per kind. */
+  windows: Record<ChatMessageKind, SlidingWindow>;
+  /** Whether the connection was welcomed (and so has a presence in its room). */
+  welcomed: boolean;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The username in presence data, if it holds one. */
+export function usernameOf(data: unknown): string | undefined {
+  return isObject(data) && typeof data.username === "string" ? data.username : undefined;
+}
+
+export function iso(milliseconds: number): string {
+  return new Date(milliseconds).toISOString();
+}
+
+export function now(): string {
+  return new Date().toISOString();
+}
