@@ -113,7 +113,7 @@ export interface EndpointEngine {
  *
  * @example
  * ```ts ignore
- * import Redis from "ioredis";
+ * import { Redis } from "ioredis";
  * import { WebSocketController } from "switchboard";
  * import { RedisEngine } from "switchboard/redis";
  *

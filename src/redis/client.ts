@@ -19,7 +19,7 @@ export type RedisStatus = string;
  *
  * @example
  * ```ts ignore
- * import Redis from "ioredis";
+ * import { Redis } from "ioredis";
  * import type { RedisClient } from "switchboard/redis";
  *
  * const client: RedisClient = new Redis(process.env.REDIS_URL!);

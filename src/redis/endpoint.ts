@@ -17,6 +17,10 @@ export interface EngineLink extends HistoryLink {
   readonly pastGrace: boolean;
   /** How long presences outlive their process's last renewal (ms). */
   readonly presenceLease: number;
+  /** How long a command may take (ms). */
+  readonly commandTimeout: number;
+  /** Whether commands may be sent: not while degraded after having been up (before the first connection, they wait). */
+  readonly available: boolean;
   /** The command client as it is, for presence (which checks its state itself). */
   readonly commandClient: RedisClient;
   /** Subscribes the engine's subscriber connection to a channel for an endpoint; resolves once Redis confirms. */
@@ -54,7 +58,13 @@ export class RedisEndpoint implements EndpointEngine {
     this.#link = link;
     this.#keys = new EndpointKeys(endpoint.name);
     this.history = new RedisHistory(link, this.#keys, endpoint.options.historySize, endpoint.options.historyTtl, link.processId);
-    this.presence = new RedisPresence(link.commandClient, { name: endpoint.name, processId: link.processId, lease: link.presenceLease });
+    this.presence = new RedisPresence(link.commandClient, {
+      name: endpoint.name,
+      processId: link.processId,
+      lease: link.presenceLease,
+      commandTimeout: link.commandTimeout,
+      available: () => link.available,
+    });
     // Messages to every connection of the endpoint; a failure here is retried when the link is back.
     link.listen(this.#keys.everyone, this, undefined).catch(() => {});
   }

@@ -48,7 +48,7 @@ const ACTION = "create RedisEngine";
  *
  * @example
  * ```ts ignore
- * import Redis from "ioredis";
+ * import { Redis } from "ioredis";
  * import { serve, WebSocketController } from "switchboard";
  * import { RedisEngine } from "switchboard/redis";
  *

@@ -50,6 +50,8 @@ export class RedisLink implements EngineLink {
 
   /** How long presences outlive their process's last renewal (ms). */
   readonly presenceLease: number;
+  /** How long a command may take before it is given up (ms). */
+  readonly commandTimeout: number;
 
   constructor(
     client: RedisClient,
@@ -60,6 +62,7 @@ export class RedisLink implements EngineLink {
     this.#events = events;
     this.#grace = limits.grace;
     this.#timeout = limits.timeout;
+    this.commandTimeout = limits.timeout;
     this.presenceLease = limits.lease;
     this.#client = client;
     this.#ownsSubscriber = subscriber === undefined;
@@ -71,7 +74,10 @@ export class RedisLink implements EngineLink {
     this.#subscriber.on("messageBuffer", this.#onMessage);
     this.#state = this.#linkUp() ? "up" : "degraded";
     this.#everUp = this.#state === "up";
-    if (this.#state === "degraded") this.#degraded();
+    // Deferred: the engine's first "degraded" event must reach listeners added right after it was made.
+    if (this.#state === "degraded") queueMicrotask(() => {
+      if (this.#state === "degraded" && !this.#closed) this.#degraded();
+    });
   }
 
   /** `"up"` while both connections to Redis are ready. */
@@ -124,6 +130,11 @@ export class RedisLink implements EngineLink {
   /** The command client as it is, whatever its state (presence renews and sweeps only while it is ready). */
   get commandClient(): RedisClient {
     return this.#client;
+  }
+
+  /** Whether commands may be sent: not while degraded after having been up (before the first connection, they wait). */
+  get available(): boolean {
+    return this.#state === "up" || !this.#everUp;
   }
 
   /** The command client; a `SwitchboardError` `"ENGINE_UNAVAILABLE"` while degraded after having been up. */

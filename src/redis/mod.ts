@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts ignore
- * import Redis from "ioredis";
+ * import { Redis } from "ioredis";
  * import { serve, WebSocketController } from "switchboard";
  * import { RedisEngine } from "switchboard/redis";
  *

@@ -6,7 +6,7 @@
 import { checkKnownKeys, checkName, checkNumber, checkOptionsObject, describe } from "../core/_check.ts";
 import { encodePresenceData } from "../core/_presence-data.ts";
 import { type TimerHandle, unrefTimer } from "../core/_timers.ts";
-import { toError } from "../core/errors.ts";
+import { SwitchboardError, toError } from "../core/errors.ts";
 import type { PresenceChange, PresenceEntry, PresenceStore } from "../core/presence.ts";
 import { ADD, LIST, REMOVE, RENEW, SWEEP, TOUCH, UNINDEX } from "./_presence-scripts.ts";
 import type { RedisClient } from "./client.ts";
@@ -25,10 +25,20 @@ export interface RedisPresenceOptions {
   lease?: number;
   /** Failures of the background renewals and sweeps, and of `close()`. Default `console.error`. */
   onError?: (error: Error) => void;
+  /**
+   * Milliseconds `add`, `remove` and `list` may take before they reject. Default 5 000.
+   */
+  commandTimeout?: number;
+  /**
+   * Whether `add`, `remove` and `list` may be sent now; when not, they reject
+   * at once (ioredis would queue them for as long as an outage lasts). The
+   * engine says so while it is degraded. Default: always.
+   */
+  available?: () => boolean;
 }
 
 const DEFAULT_LEASE = 10_000;
-const OPTION_KEYS: ReadonlySet<string> = new Set(["name", "processId", "lease", "onError"]);
+const OPTION_KEYS: ReadonlySet<string> = new Set(["name", "processId", "lease", "onError", "commandTimeout", "available"]);
 /** Keys, or rooms, per script call: a long call blocks Redis for everyone. */
 const CHUNK = 500;
 /** Sweep calls per room per sweep; what is left waits for the next sweep. */
@@ -79,7 +89,7 @@ const parse = (json: string): unknown => {
  *
  * @example
  * ```ts ignore
- * import Redis from "ioredis";
+ * import { Redis } from "ioredis";
  * import { RedisPresence } from "switchboard/redis";
  *
  * const presence = new RedisPresence(new Redis(process.env.REDIS_URL!), { name: "chat", processId: crypto.randomUUID() });
@@ -95,6 +105,8 @@ export class RedisPresence implements PresenceStore {
   readonly #onError: (error: Error) => void;
   readonly #index: string;
   readonly #keys: EndpointKeys;
+  readonly #timeout: number;
+  readonly #available: () => boolean;
   /** What this process holds: room -> key -> data as JSON. The renewals and `close` work from it. */
   readonly #holdings: Map<string, Map<string, string>> = new Map();
   #listener: ((change: PresenceChange) => void) | undefined;
@@ -124,6 +136,11 @@ export class RedisPresence implements PresenceStore {
     this.#name = options.name;
     this.#processId = options.processId;
     this.#lease = checkNumber(action, "lease", options.lease, DEFAULT_LEASE, { min: 100, integer: true });
+    this.#timeout = checkNumber(action, "commandTimeout", options.commandTimeout, 5_000, { min: 1 });
+    if (options.available !== undefined && typeof options.available !== "function") {
+      throw new TypeError(`Cannot ${action} as 'available' must be a function: current value is ${describe(options.available)}`);
+    }
+    this.#available = options.available ?? (() => true);
     this.#onError = options.onError ?? ((error) => console.error("switchboard: Redis presence failed:", error));
     this.#keys = new EndpointKeys(this.#name);
     this.#index = this.#keys.presenceIndex;
@@ -169,7 +186,7 @@ export class RedisPresence implements PresenceStore {
     if (!held) this.#holdings.set(room, (held = new Map()));
     // Recorded first: if the script fails on the way, the next renewal puts the holding in.
     held.set(key, json);
-    const result = await ADD.run(this.#client, this.#roomKeys(room), [this.#processId, key, json, this.#lease, 0]);
+    const result = await this.#bounded(action, () => ADD.run(this.#client, this.#roomKeys(room), [this.#processId, key, json, this.#lease, 0]));
     // After the add, not before: a sweep that found the room empty before it then sees a new version and keeps it.
     await TOUCH.run(this.#client, [this.#index], [room]);
     if (result !== "join" && result !== "update" && result !== "same") throw new Error(`Unexpected reply to a presence add: ${describe(result)}`);
@@ -185,7 +202,7 @@ export class RedisPresence implements PresenceStore {
     if (!held?.delete(key)) return false;
     if (held.size === 0) this.#holdings.delete(room);
     // If this fails, the holding is no longer renewed: its lease runs out and a sweep reports the leave.
-    const left = await REMOVE.run(this.#client, this.#roomKeys(room), [this.#processId, key]);
+    const left = await this.#bounded(action, () => REMOVE.run(this.#client, this.#roomKeys(room), [this.#processId, key]));
     return Array.isArray(left) && left.length > 0;
   }
 
@@ -193,7 +210,7 @@ export class RedisPresence implements PresenceStore {
   async list(room: string): Promise<PresenceEntry[]> {
     checkName("list presence", "room", room);
     const [pz, , ph] = this.#roomKeys(room);
-    const reply = (await LIST.run(this.#client, [pz, ph], [])) as string[];
+    const reply = (await this.#bounded("list presence", () => LIST.run(this.#client, [pz, ph], []))) as string[];
     const entries: PresenceEntry[] = [];
     for (let i = 0; i + 1 < reply.length; i += 2) entries.push({ key: reply[i]!, data: parse(reply[i + 1]!) });
     return entries;
@@ -237,6 +254,22 @@ export class RedisPresence implements PresenceStore {
     await Promise.allSettled([this.#renewing, this.#sweeping]);
     this.#holdings.clear();
     this.#listener = undefined;
+  }
+
+  /**
+   * A call of the API, rejected at once while it may not be sent (`available`)
+   * and past the timeout.
+   * What `add` could not write is put back by the next renewal once Redis is back.
+   */
+  #bounded<T>(action: string, send: () => Promise<T>): Promise<T> {
+    if (!this.#available()) {
+      return Promise.reject(new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot ${action} as Redis is not reachable now`));
+    }
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = unrefTimer(setTimeout(() => reject(new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot ${action} as Redis did not answer within ${this.#timeout} ms`)), this.#timeout));
+    });
+    return Promise.race([send(), timeout]).finally(() => clearTimeout(timer));
   }
 
   #roomKeys(room: string): [pz: string, pc: string, ph: string] {
