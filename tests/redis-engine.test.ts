@@ -6,6 +6,7 @@
  * Redis restarted empty, and a failover to a replica that missed writes.
  */
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer } from "node:net";
 import { describe, test, type TestContext } from "node:test";
 import { type Connection, type PresenceChange, type PresenceEntry, SwitchboardError, type UpgradeRequest, WebSocketController } from "../mod.ts";
 import { RedisEngine } from "../src/redis/mod.ts";
@@ -72,6 +73,15 @@ class Reader {
   }
 }
 
+/** A 127.0.0.1 port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe("Redis engine", { skip: noRedis }, () => {
@@ -107,6 +117,28 @@ describe("Redis engine", { skip: noRedis }, () => {
     for (const p of [a, b]) assert.equal((await p.feed.stats()).engine?.rooms, 0, "no subscription left");
     assert.equal(await server.command("PUBSUB", "NUMSUB", "sb:{feed:feed}:msg"), "sb:{feed:feed}:msg\n0", "Redis agrees");
   }
+
+  test("a healthy start reports no outage; a Redis that cannot be reached is reported with ioredis's error", async (t) => {
+    const server = await redis(t);
+    const clients = [fastClient(server.port), fastClient(await closedPort())];
+    const [healthy, unreachable] = clients.map((client) => new RedisEngine({ client })) as [RedisEngine, RedisEngine];
+    const events: string[] = [];
+    let reason: unknown;
+    healthy.addEventListener("degraded", () => events.push("healthy degraded"));
+    healthy.addEventListener("up", () => events.push("healthy up"));
+    unreachable.addEventListener("degraded", (event) => {
+      events.push("unreachable degraded");
+      reason = (event as CustomEvent<{ error?: Error }>).detail.error;
+    });
+    t.after(async () => {
+      for (const engine of [healthy, unreachable]) await engine.close();
+      for (const client of clients) client.disconnect(); // the engine leaves the clients it was given open
+    });
+    await waitFor(() => healthy.state === "up" && events.includes("unreachable degraded"), 5_000, "both to settle");
+    assert.deepEqual(events, ["unreachable degraded"], "the healthy engine was degraded only while it connected, and said nothing");
+    assert.match(String((reason as Error)?.message), /ECONNREFUSED/);
+    assert.equal(unreachable.lastError, reason);
+  });
 
   test("clients resuming on the other process with their position, while 600 messages are recorded from both, each get exactly 1..600", async (t) => {
     const server = await redis(t);

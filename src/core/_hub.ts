@@ -76,9 +76,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   readonly #topicPrefix: string = `sb${nextHubId++}:`;
   #name: string | undefined;
   #history: History | undefined;
-  /** The engine, until it is connected (on first use, so that the name a route gives is the one it sees). */
-  #engineToConnect: Engine | undefined;
-  #engine: EndpointEngine | undefined;
+  readonly #engine: EndpointEngine | undefined;
   /** Presence, made on first use (in memory, or the engine's). */
   #presence: PresenceTracker | undefined;
   /** Sessions whose onDisconnect has not yet finished. */
@@ -96,8 +94,10 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     this.hooks = hooks;
     this.options = options;
     this.#history = engine ? undefined : history ?? new MemoryHistory({ size: options.historySize, ttl: options.historyTtl });
-    this.#engineToConnect = engine;
     this.#name = name;
+    // Connected at once (the options require a name with an engine): a second controller of the
+    // name on the engine, or a closed engine, is refused here, where the mistake is.
+    this.#engine = engine?.connect(this);
     this.#heartbeat = new Heartbeat(() => this.connections.values(), options.pingInterval, options.idleTimeout);
     this.#sendBudget = new SendBudget(options.maxTotalBufferedAmount, () => this.connections.values());
   }
@@ -117,14 +117,8 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     return this.#history ?? this.engine!.history;
   }
 
-  /** The engine's side of this endpoint, connected on first use; undefined without an engine. */
+  /** The engine's side of this endpoint; undefined without an engine. */
   get engine(): EndpointEngine | undefined {
-    if (this.#engineToConnect) {
-      const engine = this.#engineToConnect;
-      this.#engineToConnect = undefined;
-      this.#name = this.name; // from now on the name is the engine's: it names the shared keys and channels
-      this.#engine = engine.connect(this);
-    }
     return this.#engine;
   }
 
@@ -160,7 +154,6 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
 
   /** Registers an accepted socket and runs `onConnect`; returns the sink for the socket's events. */
   open(transport: Transport, upgrade: AcceptedUpgrade<UserData>, bind: ((events: TransportEvents) => void) | undefined): TransportEvents {
-    void this.engine; // connected before the first session, so that broadcasts of other processes reach it
     const session = new Session(this, transport, upgrade.request, upgrade.userData, upgrade.protocol);
     bind?.(session);
     this.connections.set(session.id, session);

@@ -119,7 +119,7 @@ export interface EndpointEngine {
  *
  * const engine = new RedisEngine({ client: new Redis(process.env.REDIS_URL!) });
  * class Chat extends WebSocketController {}
- * const chat = new Chat({ name: "chat", engine });
+ * const chat = new Chat({ name: "chat", engine }); // the name is required with an engine
  * ```
  */
 export interface Engine {

@@ -118,8 +118,9 @@ export interface ControllerOptions {
   requireUserData?: boolean;
   /**
    * The controller's name, the same on every process that serves this
-   * endpoint (a backplane names its channels with it). Default: the first
-   * route it is served on, or else its class name.
+   * endpoint (the engine names its keys and channels with it). Required
+   * with an `engine`. Default: the first route it is served on, or else its
+   * class name.
    */
   name?: string;
   /**
@@ -217,6 +218,10 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
   const engine = options.engine as { connect?: unknown } | undefined;
   if (engine !== undefined && (typeof engine !== "object" || engine === null || typeof engine.connect !== "function")) {
     throw new TypeError(`Cannot ${ACTION} as 'engine' must be an Engine (such as a RedisEngine): current value is ${describe(engine)}`);
+  }
+  if (engine !== undefined && options.name === undefined) {
+    // A name from the route or the class would differ between processes that route or minify differently: they would split silently.
+    throw new TypeError(`Cannot ${ACTION} with an 'engine' but no 'name': controllers of one name on every process are one endpoint, so give it one (for example name: "chat")`);
   }
   if (engine !== undefined && history !== undefined) {
     throw new TypeError(`Cannot ${ACTION} with both 'engine' and 'history': the engine keeps the history`);

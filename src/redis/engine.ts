@@ -75,13 +75,19 @@ export class RedisEngine extends EventTarget implements Engine {
     const lease = checkNumber(ACTION, "presenceLease", options.presenceLease, 10_000, { min: 100 });
     super();
     this.#link = new RedisLink(options.client, options.subscriber, { grace, timeout, lease }, {
-      changed: (state) => this.dispatchEvent(new Event(state)),
+      // "degraded" carries the last error ioredis reported (`event.detail.error`): the reason an app would log.
+      changed: (state, error) => this.dispatchEvent(new CustomEvent(state, { detail: { error } })),
     });
   }
 
   /** `"up"` while both connections to Redis are ready; `"degraded"` otherwise. */
   get state(): EngineState {
     return this.#link.state;
+  }
+
+  /** The last error ioredis reported on the engine's connections (refused, wrong password, ...), if any. */
+  get lastError(): Error | undefined {
+    return this.#link.lastError;
   }
 
   /** When the engine became degraded (ms since 1970); 0 while up. */

@@ -14,8 +14,8 @@ interface Listener {
 
 /** What the link reports to the engine that owns it. */
 export interface LinkEvents {
-  /** The link went down (`"degraded"`) or came back (`"up"`). */
-  changed(state: EngineState): void;
+  /** The link went down (`"degraded"`, with the last error ioredis reported) or came back (`"up"`). */
+  changed(state: EngineState, error: Error | undefined): void;
 }
 
 /**
@@ -43,10 +43,17 @@ export class RedisLink implements EngineLink {
   #graceTimer: TimerHandle | undefined;
   #pastGrace = false;
   #closed = false;
+  /** Whether this outage has been reported (the first connection's attempts are not an outage until one fails). */
+  #announced = false;
+  #lastError: Error | undefined;
   readonly #events: LinkEvents;
-  readonly #onStatus = (): void => this.#check();
+  readonly #onReady = (): void => this.#check(false);
+  readonly #onFailure = (): void => this.#check(true);
   readonly #onMessage = (channel: Uint8Array, message: Uint8Array): void => this.#dispatch(channel, message);
-  readonly #onError = (): void => {}; // ioredis reports errors as events; the state says what matters
+  /** ioredis reports connection errors as events (and logs them when nothing listens): kept, for the degraded event and `lastError`. */
+  readonly #onError = (error: Error): void => {
+    this.#lastError = error;
+  };
 
   /** How long presences outlive their process's last renewal (ms). */
   readonly presenceLease: number;
@@ -68,16 +75,21 @@ export class RedisLink implements EngineLink {
     this.#ownsSubscriber = subscriber === undefined;
     this.#subscriber = subscriber ?? client.duplicate();
     for (const connection of [this.#client, this.#subscriber]) {
-      for (const event of ["ready", "close", "end", "reconnecting"] as const) connection.on(event, this.#onStatus);
+      connection.on("ready", this.#onReady);
+      for (const event of ["close", "end", "reconnecting"] as const) connection.on(event, this.#onFailure);
       connection.on("error", this.#onError);
     }
     this.#subscriber.on("messageBuffer", this.#onMessage);
     this.#state = this.#linkUp() ? "up" : "degraded";
     this.#everUp = this.#state === "up";
-    // Deferred: the engine's first "degraded" event must reach listeners added right after it was made.
-    if (this.#state === "degraded") queueMicrotask(() => {
-      if (this.#state === "degraded" && !this.#closed) this.#degraded();
-    });
+    // Still connecting: degraded (nothing can be served yet) and the grace runs, but no "degraded"
+    // event until an attempt fails, so that a healthy start does not report an outage.
+    if (this.#state === "degraded") this.#degraded(false);
+  }
+
+  /** The last error ioredis reported on either connection. */
+  get lastError(): Error | undefined {
+    return this.#lastError;
   }
 
   /** `"up"` while both connections to Redis are ready. */
@@ -116,7 +128,8 @@ export class RedisLink implements EngineLink {
     clearTimeout(this.#graceTimer);
     for (const endpoint of [...this.#endpoints]) await endpoint.close();
     for (const connection of [this.#client, this.#subscriber]) {
-      for (const event of ["ready", "close", "end", "reconnecting"]) connection.off(event, this.#onStatus);
+      connection.off("ready", this.#onReady);
+      for (const event of ["close", "end", "reconnecting"]) connection.off(event, this.#onFailure);
     }
     this.#subscriber.off("messageBuffer", this.#onMessage);
     // The error listener stays on the subscriber the link made (it may still report the disconnect), not on the caller's connections.
@@ -180,19 +193,22 @@ export class RedisLink implements EngineLink {
     return this.#client.status === "ready" && this.#subscriber.status === "ready";
   }
 
-  #check(): void {
+  #check(failed: boolean): void {
     if (this.#closed) return;
     const state: EngineState = this.#linkUp() ? "up" : "degraded";
-    if (state === this.#state) return;
+    if (state === this.#state) {
+      if (state === "degraded" && failed) this.#announce(); // the first connection failed: now it is an outage
+      return;
+    }
     this.#state = state;
-    if (state === "degraded") this.#degraded();
+    if (state === "degraded") this.#degraded(true);
     else void this.#restored();
   }
 
-  #degraded(): void {
+  /** Degraded from now; reported at once, or (still connecting) once an attempt fails. */
+  #degraded(announce: boolean): void {
     this.#degradedSince = Date.now();
-    for (const endpoint of this.#endpoints) endpoint.endpoint.stateChanged("degraded");
-    this.#events.changed("degraded");
+    if (announce) this.#announce();
     if (this.#grace !== Infinity) {
       this.#graceTimer = unrefTimer(setTimeout(() => {
         if (this.#state !== "degraded") return;
@@ -200,6 +216,13 @@ export class RedisLink implements EngineLink {
         for (const endpoint of this.#endpoints) endpoint.endpoint.closeAll(CloseCode.TryAgainLater, "Redis unavailable, retry");
       }, this.#grace));
     }
+  }
+
+  #announce(): void {
+    if (this.#announced) return;
+    this.#announced = true;
+    for (const endpoint of this.#endpoints) endpoint.endpoint.stateChanged("degraded");
+    this.#events.changed("degraded", this.#lastError);
   }
 
   /** Subscribes every channel again (ioredis does too, but its order against our reads is not ours to know), then fills in each room. */
@@ -224,11 +247,13 @@ export class RedisLink implements EngineLink {
       return;
     }
     if (this.#state !== "up") return;
+    const announced = this.#announced;
+    this.#announced = false;
     for (const endpoint of this.#endpoints) {
-      endpoint.endpoint.stateChanged("up");
+      if (announced) endpoint.endpoint.stateChanged("up");
       endpoint.resume();
     }
-    this.#events.changed("up");
+    if (announced) this.#events.changed("up", undefined);
   }
 
   #restoredIfUp(): Promise<void> {
