@@ -168,9 +168,13 @@ export class RoomFeed {
     this.#reading = true;
     try {
       for (let round = 0; round < 100 && !this.#closed; round++) {
-        const read = await this.#host.readAfter(this.#delivered);
+        // The channel may deliver while the read is on the way (the link is back and flows, or a
+        // join's read for a slow channel): the reply then starts before what is delivered, and
+        // continues from where the read was sent, not from where the feed is now.
+        const from = this.#delivered;
+        const read = await this.#host.readAfter(from);
         if (this.#closed) return;
-        const continues = read.epoch === this.#epoch && this.#delivered >= read.base && (read.entries.length === 0 ? read.top === this.#delivered : read.entries[0]!.id === this.#delivered + 1);
+        const continues = read.epoch === this.#epoch && from >= read.base && (read.entries.length === 0 ? read.top === from : read.entries[0]!.id === from + 1);
         const fromEmpty = this.#epoch === "" && this.#delivered === 0 && read.base === 0 && (read.entries[0]?.id ?? 1) === 1;
         if (!continues && !fromEmpty) {
           this.#restart(read.epoch, read.top);
@@ -179,6 +183,7 @@ export class RoomFeed {
         this.#epoch = read.epoch;
         let filled = false;
         for (const entry of read.entries) {
+          if (entry.id <= this.#delivered) continue; // delivered live while the read was on the way
           if (entry.id !== this.#delivered + 1) break;
           this.#ahead.delete(entry.id);
           this.#deliver(entry);
