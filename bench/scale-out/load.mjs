@@ -11,7 +11,7 @@
 // the publish-to-delivery latency seen by two probe connections per server (the publisher, whose
 // messages take the local path or the round trip through Redis, and one more). Prints one line
 // "RESULT <json>". Every loop is bounded in count and time; on EOF of stdin it exits.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import process from "node:process";
 import { onRunnerLines } from "../lib/stdin.mjs";
@@ -29,10 +29,47 @@ onRunnerLines(() => {});
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function ticks(pid) {
+  return cpuTicks(pid)?.total ?? null;
+}
+
+/** utime and stime of a process in clock ticks (/proc/<pid>/stat), or null once it is gone. */
+function cpuTicks(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(f[11]) + Number(f[12]);
+    return { user: Number(f[11]), system: Number(f[12]), total: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Read and write system calls of a process so far (/proc/<pid>/io: syscr, syscw), or null. */
+function io(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/io`, "latin1");
+    return { reads: Number(/syscr: (\d+)/.exec(text)[1]), writes: Number(/syscw: (\d+)/.exec(text)[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Voluntary context switches of a process's main thread. */
+function mainSleeps(pid) {
+  try {
+    const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Times a process has gone to sleep (voluntary context switches: an event loop waiting for I/O), summed over its threads. */
+function sleeps(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/task`).reduce((n, tid) => {
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "latin1"));
+      return n + (m ? Number(m[1]) : 0);
+    }, 0);
   } catch {
     return null;
   }
@@ -186,6 +223,12 @@ class Publisher {
   }
 }
 
+function sumIo(a, b, field) {
+  if (a.some((x) => x === null) || b.some((x) => x === null)) return null;
+  const sum = a.reduce((n, x, i) => n + b[i][field] - x[field], 0);
+  return sum > 0 ? sum : null;
+}
+
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -213,6 +256,8 @@ async function run() {
     return sum;
   };
   await sleep(P.settleMs);
+  // What the clients received before any message (Engine.IO's open and connect packets) is not a delivery.
+  const before = delivered();
   const publisher = new Publisher(publishers, P.rate);
   publisher.start();
   await sleep(P.warmupMs);
@@ -220,7 +265,19 @@ async function run() {
   if (starved > 0) throw new Error(`${starved} of ${n} clients received nothing during the warm-up`);
   const snapshot = async () => {
     const redis = await redisCpu();
-    return { t: performance.now(), delivered: delivered(), sent: publisher.sent, servers: SERVERS.map((s) => ticks(s.pid)), redis, client: process.cpuUsage() };
+    return {
+      t: performance.now(),
+      delivered: delivered(),
+      sent: publisher.sent,
+      servers: SERVERS.map((s) => ticks(s.pid)),
+      serverSystem: SERVERS.map((s) => cpuTicks(s.pid)?.system ?? null),
+      io: SERVERS.map((s) => (config.serverRuntime === "bun" ? null : io(s.pid))),
+      sleeps: SERVERS.map((s) => sleeps(s.pid)),
+      mainSleeps: SERVERS.map((s) => mainSleeps(s.pid)),
+      redisIo: config.redis ? io(config.redis.pid) : null,
+      redis,
+      client: process.cpuUsage(),
+    };
   };
   measuring = true;
   const snaps = [await snapshot()];
@@ -262,11 +319,22 @@ async function run() {
     medianWindowRate: median(rates),
     // Everything received once the drain settled, against everything sent (warm-up included) times
     // the clients: under 1 when messages were lost or still queued after the drain.
-    deliveredShare: delivered() / (publisher.sent * n),
+    deliveredShare: (delivered() - before) / (publisher.sent * n),
     totalSent: publisher.sent,
     skippedByGenerator: publisher.skipped,
     serverCpu,
     serverCpuSec: serverCpu.reduce((a, b) => a + b, 0),
+    // Of which in the kernel (stime): system calls, and loopback TCP processed in the sender's context.
+    serverSystemSec: end.serverSystem.every((x) => x !== null) ? end.serverSystem.reduce((n, x, i) => n + x - first.serverSystem[i], 0) / CLK_TCK : null,
+    // write(2)/writev(2) and read(2) calls of the servers and of Redis in the windows. Bun sends with
+    // send(2), which /proc/<pid>/io does not count: null there (and for any process it cannot read).
+    serverWrites: sumIo(first.io, end.io, "writes"),
+    serverReads: sumIo(first.io, end.io, "reads"),
+    // Wake-ups: voluntary context switches of the servers' main threads (their event loops) and of all their threads.
+    serverMainWakeups: first.mainSleeps.every((x) => x !== null) ? end.mainSleeps.reduce((n, x, i) => n + x - first.mainSleeps[i], 0) : null,
+    serverWakeups: first.sleeps.every((x) => x !== null) ? end.sleeps.reduce((n, x, i) => n + x - first.sleeps[i], 0) : null,
+    redisWrites: first.redisIo && end.redisIo ? end.redisIo.writes - first.redisIo.writes : null,
+    redisReads: first.redisIo && end.redisIo ? end.redisIo.reads - first.redisIo.reads : null,
     redisCpuSec: first.redis ? end.redis.info - first.redis.info : null,
     redisCpuSecProc: first.redis && first.redis.ticks !== null ? (end.redis.ticks - first.redis.ticks) / CLK_TCK : null,
     clientCpuSec: clientCpu,

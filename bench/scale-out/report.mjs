@@ -26,13 +26,19 @@ function figures(r) {
     redisUsPerPublished: redis === null ? null : (redis * 1e6) / r.sent,
     redisNsPerDelivered: redis === null ? null : (redis * 1e9) / r.delivered,
     serverUsPerDelivered: (r.serverCpuSec * 1e6) / r.delivered,
+    serverSystemShare: r.serverSystemSec === null || r.serverSystemSec === undefined ? null : r.serverSystemSec / r.serverCpuSec,
     clientCores: r.clientCpuSec / r.seconds,
+    // Deliveries per write(2)/writev(2) of the servers: how many frames one system call carries.
+    deliveredPerWrite: r.serverWrites ? r.delivered / r.serverWrites : null,
+    // Event-loop wake-ups (voluntary context switches of the servers' main threads) a second, all servers together.
+    wakeupsPerSec: r.serverMainWakeups === null || r.serverMainWakeups === undefined ? null : r.serverMainWakeups / r.seconds,
+    redisWritesPerPublished: r.redisWrites === null || r.redisWrites === undefined ? null : r.redisWrites / r.sent,
     p50: r.latencyMs.p50,
     p99: r.latencyMs.p99,
   };
 }
 
-const FIELDS = ["deliveredPerSec", "deliveredShare", "serverCores", "perServerCpuSec", "redisCores", "perRedisCpuSec", "perTotalCpuSec", "redisUsPerPublished", "redisNsPerDelivered", "serverUsPerDelivered", "clientCores", "p50", "p99"];
+const FIELDS = ["deliveredPerSec", "deliveredShare", "serverCores", "perServerCpuSec", "redisCores", "perRedisCpuSec", "perTotalCpuSec", "redisUsPerPublished", "redisNsPerDelivered", "serverUsPerDelivered", "serverSystemShare", "clientCores", "deliveredPerWrite", "wakeupsPerSec", "redisWritesPerPublished", "p50", "p99"];
 
 export function summarise(results) {
   const ok = results.cells.filter((c) => c.result);
@@ -136,7 +142,9 @@ export function renderMarkdown(results, summary, { json, findings }) {
   out.push("");
   out.push(table(["", ""], [
     ["Machine", `${m.machine.cpu}, ${m.machine.cpus} CPUs, ${m.machine.memoryGiB} GiB, ${m.machine.kernel}`],
-    ["Layout", `redis-server and every server process pinned to CPU ${m.layout.serverCpu}; the load generator (${m.layout.loadGenerator}) to CPU ${m.layout.clientCpu}; 127.0.0.1`],
+    ["Layout", (m.layout.redisCpu ?? m.layout.serverCpu) === m.layout.serverCpu
+      ? `redis-server and every server process pinned to CPU ${m.layout.serverCpu}; the load generator (${m.layout.loadGenerator}) to CPU ${m.layout.clientCpu}; 127.0.0.1`
+      : `every server process pinned to CPU ${m.layout.serverCpu}; redis-server and the load generator (${m.layout.loadGenerator}) to CPU ${m.layout.clientCpu}; 127.0.0.1`],
     ["Load", `${load.clients} clients in one room, spread round robin over the server processes; ${load.rate} messages/s published in all (one publisher connection per process, ${load.rate} / P each, sent every ${load.tickMs} ms); each message (${load.textBytes} B of text) goes to every client: ${k(offered)} deliveries/s offered. Warm-up ${load.warmupMs / 1000} s, then ${load.windows} windows of ${load.windowMs / 1000} s`],
     ["Software", `Node ${sw.node}, Bun ${sw.bun}, Redis ${sw.redis}; ${Object.entries(sw.packages).map(([a, b]) => `${a} ${b}`).join(", ")}`],
     ["switchboard", `${sw.switchboard.commit}${sw.switchboard.uncommittedCoreChanges ? ` + ${sw.switchboard.uncommittedCoreChanges} uncommitted core file(s)` : ""}`],
@@ -161,9 +169,9 @@ export function renderMarkdown(results, summary, { json, findings }) {
   out.push("");
   out.push("## Every cell");
   out.push("");
-  out.push("Medians over the repetitions. *Share*: every delivery counted once the drain after the windows settled, over every message sent (warm-up included) × clients (100 % keeps up, nothing lost). *Servers*, *Redis*: cores busy (CPU-seconds per second). Latency: from the publisher's send to the arrival at two probe clients per process (the publisher and one more), in the load generator's clock.");
+  out.push("Medians over the repetitions. *Share*: every delivery counted once the drain after the windows settled, over every message sent (warm-up included) × clients (100 % keeps up, nothing lost). *Servers*, *Redis*: cores busy (CPU-seconds per second). *Server kernel share*: the part of the servers' CPU spent in the kernel (stime). *Deliveries / server write*: frames delivered per `write`/`writev` call of the servers (`/proc/<pid>/io`; not counted on Bun, which sends with `send`). *Server wake-ups/s*: times the servers' main threads went to sleep and were woken (voluntary context switches, `/proc/<pid>/status`), all processes together. Latency: from the publisher's send to the arrival at two probe clients per process (the publisher and one more), in the load generator's clock.");
   out.push("");
-  out.push(table(["Variant", "P", "delivered/s", "share", "servers", "Redis", "per server CPU-s", "per Redis CPU-s", "per server + Redis CPU-s", "Redis µs / published", "p50 ms", "p99 ms", "flags"], summary.rows.map((r) => [
+  out.push(table(["Variant", "P", "delivered/s", "share", "servers", "Redis", "per server CPU-s", "server kernel share", "per Redis CPU-s", "per server + Redis CPU-s", "Redis µs / published", "deliveries / server write", "server wake-ups/s", "p50 ms", "p99 ms", "flags"], summary.rows.map((r) => [
     r.label,
     String(r.procs),
     k(r.deliveredPerSec),
@@ -171,13 +179,16 @@ export function renderMarkdown(results, summary, { json, findings }) {
     pct(r.serverCores),
     r.redis ? pct(r.redisCores) : "–",
     k(r.perServerCpuSec),
+    pct(r.serverSystemShare),
     r.redis ? k(r.perRedisCpuSec) : "–",
     k(r.perTotalCpuSec),
     r.redis ? fixed(r.redisUsPerPublished, 1) : "–",
+    fixed(r.deliveredPerWrite, 2),
+    k(r.wakeupsPerSec),
     fixed(r.p50, 2),
     fixed(r.p99, 2),
     r.flags.join(", ") || "",
-  ]), ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]));
+  ]), ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]));
   out.push("");
   if (summary.efficiency.length) {
     out.push("## Against the one-process reference");

@@ -18,6 +18,10 @@
 //   --rate=R                messages published per second, all servers together (default 400)
 //   --clients=N             client connections, all in the room (default 200)
 //   --client=bun|node       runtime of the load generator (default bun)
+//   --warmup=SECONDS        warm-up before the windows (default 2.5, quick 1)
+//   --redis-cpu=0|1         the CPU redis-server is pinned to (default 0, with the servers; 1 puts it with the load generator)
+//   --spread                server i pinned to CPU i % 2 instead of CPU 0 (an experiment: the servers alternate between the
+//                           cores, the odd ones beside the load generator and Redis is where --redis-cpu says)
 //   --timeout=SECONDS       global time limit (default 1200, quick 300)
 //   --no-report             write the JSON only
 //   --label=TEXT            stored in the JSON and shown in the report
@@ -25,9 +29,11 @@
 // Layout: redis-server and every server pinned to CPU 0, the load generator to CPU 1 (taskset), all
 // on 127.0.0.1. Redis is started by this runner for each cell, on a free port, with
 // `--save "" --appendonly no`. Every process is started and stopped by its pid; one global timeout.
-// Before each cell the runner waits (up to 20 s) for both cores to be quiet; the cell records how
+// Before each cell the runner waits (up to 5 s) for both cores to be quiet; the cell records how
 // long, and other processes' share of each core while it ran (flag "noisy" above 10 %).
-// SCALE_OUT_STDERR=1 prints each server's stderr after its cell (for debugging a server).
+// SCALE_OUT_STDERR=1 prints each server's stderr after its cell (for debugging a server);
+// SCALE_OUT_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" adds flags to every Node server (see
+// probes/profile-summary.mjs).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -59,12 +65,15 @@ const NODE_BUILD = {
  * lib: switchboard or socket.io; redis: whether it needs Redis; procs: "one" (P = 1 only) or "many".
  * pair: the socket.io variant a switchboard variant is compared with, per CPU-second.
  */
+/** Extra flags for every Node server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (SCALE_OUT_NODE_FLAGS). */
+const NODE_FLAGS = (process.env.SCALE_OUT_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+
 function variants(runtimes) {
   const sbCmd = (runtime, mode) => (redisPort) =>
     runtime === "bun"
       ? [BUN, path.join(HERE, "servers", "switchboard.ts"), `--mode=${mode}`, `--redis-port=${redisPort}`]
-      : [NODE, NODE_BUILD.outfile, `--mode=${mode}`, `--redis-port=${redisPort}`];
-  const sioCmd = (adapter) => (redisPort) => [NODE, path.join(HERE, "servers", "socketio.mjs"), `--adapter=${adapter}`, `--redis-port=${redisPort}`];
+      : [NODE, ...NODE_FLAGS, NODE_BUILD.outfile, `--mode=${mode}`, `--redis-port=${redisPort}`];
+  const sioCmd = (adapter) => (redisPort) => [NODE, ...NODE_FLAGS, path.join(HERE, "servers", "socketio.mjs"), `--adapter=${adapter}`, `--redis-port=${redisPort}`];
   const out = [];
   for (const runtime of ["node", "bun"].filter((r) => runtimes.includes(r))) {
     const p = runtime === "node" ? "" : "bun-";
@@ -87,7 +96,7 @@ function variants(runtimes) {
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const opts = { quick: false, reps: undefined, variants: null, procs: [1, 2, 3], runtimes: ["node", "bun"], rate: 400, clients: 200, client: "bun", timeout: undefined, report: true, label: "" };
+  const opts = { quick: false, reps: undefined, variants: null, procs: [1, 2, 3], runtimes: ["node", "bun"], rate: 400, clients: 200, client: "bun", redisCpu: SERVER_CPU, timeout: undefined, report: true, label: "" };
   const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean);
   for (const a of argv) {
     const eq = a.indexOf("=");
@@ -102,6 +111,9 @@ function parseArgs(argv) {
       case "rate": opts.rate = Number(value); break;
       case "clients": opts.clients = Number(value); break;
       case "client": opts.client = value; break;
+      case "redis-cpu": opts.redisCpu = Number(value); break;
+      case "warmup": opts.warmupMs = Number(value) * 1000; break;
+      case "spread": opts.spread = true; break;
       case "timeout": opts.timeout = Number(value); break;
       case "no-report": opts.report = false; break;
       case "label": opts.label = value; break;
@@ -120,14 +132,17 @@ function parseArgs(argv) {
   if (!(opts.rate > 0 && opts.rate <= 20_000)) throw new UsageError("--rate must be in (0, 20000]");
   if (!(Number.isInteger(opts.clients) && opts.clients >= 8 && opts.clients <= 5000)) throw new UsageError("--clients must be 8..5000");
   if (!["bun", "node"].includes(opts.client)) throw new UsageError("--client must be bun or node");
+  if (![0, 1].includes(opts.redisCpu)) throw new UsageError("--redis-cpu must be 0 or 1");
+  if (opts.warmupMs !== undefined && !(opts.warmupMs >= 0 && opts.warmupMs <= 60_000)) throw new UsageError("--warmup must be 0..60 seconds");
   if (!opts.runtimes.every((r) => ["node", "bun"].includes(r))) throw new UsageError("--runtimes must be among node,bun");
   return opts;
 }
 
-function timing(quick) {
-  return quick
+function timing(quick, warmupMs) {
+  const t = quick
     ? { settleMs: 300, warmupMs: 1000, windowMs: 1000, windows: 2, drainMs: 1500, tickMs: 5, textBytes: 48 }
-    : { settleMs: 500, warmupMs: 1500, windowMs: 1500, windows: 3, drainMs: 2000, tickMs: 5, textBytes: 48 };
+    : { settleMs: 500, warmupMs: 2500, windowMs: 1000, windows: 3, drainMs: 2000, tickMs: 5, textBytes: 48 };
+  return warmupMs === undefined ? t : { ...t, warmupMs };
 }
 
 // --- Processes ------------------------------------------------------------------------------------
@@ -146,11 +161,11 @@ function freePort() {
 }
 
 /** redis-server on CPU 0, a free port on 127.0.0.1, no persistence; retried when another process takes the port first. */
-async function startRedis() {
+async function startRedis(cpu) {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const child = new Child([REDIS_SERVER, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "notice"], {
-      cpu: SERVER_CPU,
+      cpu,
       cwd: os.tmpdir(),
       name: "redis-server",
     });
@@ -193,7 +208,7 @@ async function waitQuiet(maxMs) {
 // --- One cell: Redis, P servers, one load generator ---------------------------------------------------
 
 async function runCell(variant, procs, rep, opts) {
-  const before = await waitQuiet(opts.quick ? 5_000 : 20_000);
+  const before = await waitQuiet(opts.quick ? 3_000 : 5_000);
   const started = Date.now();
   const cpus0 = cpuCounters();
   const cell = { variant: variant.id, lib: variant.lib, runtime: variant.runtime, procs, rep, result: null, error: null, serverStats: [], noise: null, flags: [] };
@@ -201,14 +216,15 @@ async function runCell(variant, procs, rep, opts) {
   const servers = [];
   let client;
   try {
-    if (variant.redis) redis = await startRedis();
+    if (variant.redis) redis = await startRedis(opts.redisCpu);
     for (let i = 0; i < procs; i++) {
-      servers.push(new Child(variant.cmd(redis?.port ?? 0), { cpu: SERVER_CPU, cwd: REPO_DIR, name: `server ${variant.id} #${i + 1}` }));
+      servers.push(new Child(variant.cmd(redis?.port ?? 0), { cpu: opts.spread ? i % 2 : SERVER_CPU, cwd: REPO_DIR, name: `server ${variant.id} #${i + 1}` }));
     }
     const ports = await Promise.all(servers.map((s) => s.waitFor(/^READY (\d+)$/, 30_000, "READY <port>").then((m) => Number(m[1]))));
-    const t = timing(opts.quick);
+    const t = timing(opts.quick, opts.warmupMs);
     const config = {
       proto: variant.proto,
+      serverRuntime: variant.runtime,
       servers: servers.map((s, i) => ({ pid: s.pid, port: ports[i] })),
       redis: redis ? { port: redis.port, pid: redis.child.pid } : null,
       clkTck: CLK_TCK,
@@ -229,12 +245,16 @@ async function runCell(variant, procs, rep, opts) {
   } catch (error) {
     cell.error = error.message;
   }
-  const ownTicks = [...servers.map((s) => processTicks(s.pid) ?? 0), redis ? processTicks(redis.child.pid) ?? 0 : 0].reduce((a, b) => a + b, 0);
-  const clientTicks = client ? processTicks(client.pid) : null;
+  const redisTicks = redis ? processTicks(redis.child.pid) ?? 0 : 0;
+  const ownTicks = servers.map((s) => processTicks(s.pid) ?? 0).reduce((a, b) => a + b, 0) + (opts.redisCpu === SERVER_CPU ? redisTicks : 0);
+  const clientTicks = client ? (processTicks(client.pid) ?? 0) + (opts.redisCpu === CLIENT_CPU ? redisTicks : 0) : null;
   for (const s of servers) if (!s.running) cell.error ??= `${s.name} exited with ${s.exitCode}: ${s.stderrTail.trim().slice(-400)}`;
   if (process.env.SCALE_OUT_STDERR) for (const s of servers) console.error(`--- ${s.name}\n${s.stderrTail}`);
   if (cell.error) cell.stderr = servers.map((s) => s.stderrTail.trim().slice(-400)).filter(Boolean).join("\n---\n") || undefined;
   // Servers first (they close the connections, so TIME_WAIT lands on their throwaway ports), then the generator, then Redis.
+  // Asked to exit first (so that a profile is written), killed by pid after a second.
+  for (const s of servers) s.send("exit");
+  await Promise.race([Promise.all(servers.map((s) => s.exited)), sleep(NODE_FLAGS.length ? 10_000 : 1000)]);
   await Promise.all(servers.map((s) => s.kill()));
   if (client) {
     client.send("exit");
@@ -256,7 +276,7 @@ async function runCell(variant, procs, rep, opts) {
     if (r.deliveredShare < 0.99) cell.flags.push("behind");
     if (r.clientCpuSec / r.seconds > 0.9) cell.flags.push("client-bound");
     if (r.skippedByGenerator > 0) cell.flags.push("generator-skipped");
-    if ((r.serverCpuSec + (r.redisCpuSec ?? 0)) / r.seconds > 0.9) cell.flags.push("core-0-saturated");
+    if ((r.serverCpuSec + (opts.redisCpu === SERVER_CPU ? r.redisCpuSec ?? 0 : 0)) / r.seconds > 0.9) cell.flags.push("core-0-saturated");
     const failed = cell.serverStats.reduce((n, s) => n + (s?.failed ?? 0), 0);
     if (failed > 0) cell.flags.push(`${failed}-record-failures`);
     const resyncs = cell.serverStats.reduce((n, s) => n + (s?.engine?.resyncs ?? 0), 0);
@@ -296,8 +316,8 @@ function describeRun(opts) {
         uncommittedCoreChanges: (commandOutput("git", ["-C", REPO_DIR, "status", "--porcelain", "--", "src", "mod.ts"]) || "").split("\n").filter(Boolean).length,
       },
     },
-    layout: { serverCpu: SERVER_CPU, clientCpu: CLIENT_CPU, loadGenerator: opts.client, noisyAbove: NOISY_FOREIGN_CPU },
-    load: { clients: opts.clients, rate: opts.rate, ...timing(opts.quick) },
+    layout: { serverCpu: SERVER_CPU, clientCpu: CLIENT_CPU, redisCpu: opts.redisCpu, spread: !!opts.spread, loadGenerator: opts.client, noisyAbove: NOISY_FOREIGN_CPU },
+    load: { clients: opts.clients, rate: opts.rate, ...timing(opts.quick, opts.warmupMs) },
   };
 }
 

@@ -3,7 +3,10 @@
 // used_cpu_sys) around `calls` calls sent `depth` at a time on one connection, each variant
 // alternated `rounds` times. Redis CPU-seconds are not wall time: the figures hold on a busy machine.
 //
-//   node_modules/.bin/bun bench/scale-out/probes/redis-cost.ts [--calls=20000] [--rounds=3]
+//   node_modules/.bin/bun bench/scale-out/probes/redis-cost.ts [--calls=20000] [--rounds=3] [--depth=64]
+//
+// --depth=1 sends one call at a time, as the bench does at its rates (each command its own read
+// and write on the server); the default keeps 64 in flight (commands pipelined).
 //
 // The append has the controller defaults (historySize 100, historyTtl 24 h), as in the bench.
 // Variants: PUBLISH of an unrecorded envelope (what RedisEngine sends per unrecorded broadcast);
@@ -20,7 +23,7 @@ import { APPEND } from "../../../src/redis/history-scripts.ts";
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
 const CALLS = arg("calls", 20_000);
 const ROUNDS = arg("rounds", 3);
-const DEPTH = 64;
+const DEPTH = arg("depth", 64);
 
 const port: number = await new Promise((resolve) => {
   const s = net.createServer().listen(0, "127.0.0.1", () => {
