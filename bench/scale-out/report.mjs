@@ -202,15 +202,16 @@ export function renderMarkdown(results, summary, { json, findings }) {
   if (redisRows.length) {
     out.push("## Redis CPU per delivered message, next to Centrifugo");
     out.push("");
-    out.push(`Centrifugo's published figure, as the issue quotes it: about ${k(CENTRIFUGO_DELIVERED_PER_REDIS)} delivered messages per second per Redis, i.e. about ${fixed(1e9 / CENTRIFUGO_DELIVERED_PER_REDIS, 0)} ns of a Redis core per delivered message if that Redis was saturated. What Redis costs per *delivered* message depends on the fan-out: Redis does its work per published message and per subscribed process, not per client, so it is spread over the ${load.clients} clients of the room here. *Implied* is delivered/s one Redis core could carry at this fan-out (1 / the CPU per delivered message), an upper bound, since Redis shares CPU 0 with the servers here.`);
+    out.push(`Centrifugo's published figure, as the issue quotes it: about ${k(CENTRIFUGO_DELIVERED_PER_REDIS)} delivered messages per second per Redis, i.e. about ${fixed(1e9 / CENTRIFUGO_DELIVERED_PER_REDIS, 0)} ns of a Redis core per delivered message if that Redis was saturated. Redis works per *published* message (a command, and one write to each subscribed process), not per client: what it costs per delivered message is that cost spread over the clients a message reaches, ${load.clients} here. So the table gives the cost per published message, what it comes to per delivered message here, the deliveries one Redis core would carry at this fan-out (an upper bound: Redis shares CPU 0 with the servers), and the fan-out below which one Redis core would carry fewer than ${k(CENTRIFUGO_DELIVERED_PER_REDIS)} deliveries a second at this cost per published message.`);
     out.push("");
-    out.push(table(["Variant", "P", "Redis ns / delivered", "Redis µs / published", "implied delivered/s per Redis core", "vs 650k"], redisRows.map((r) => [
+    out.push(table(["Variant", "P", "Redis µs / published", "Redis ns / delivered", "delivered/s per Redis core at this fan-out", "vs 650k", "fan-out for 650k/s"], redisRows.map((r) => [
       r.label,
       String(r.procs),
-      fixed(r.redisNsPerDelivered, 1),
       fixed(r.redisUsPerPublished, 1),
+      fixed(r.redisNsPerDelivered, 0),
       k(r.perRedisCpuSec),
       x(r.perRedisCpuSec / CENTRIFUGO_DELIVERED_PER_REDIS),
+      fixed((r.redisUsPerPublished * 1e3) / (1e9 / CENTRIFUGO_DELIVERED_PER_REDIS), 0),
     ])));
     out.push("");
   }
