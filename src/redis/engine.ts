@@ -42,9 +42,11 @@ const ACTION = "create RedisEngine";
  *   `complete: false`, never a wrong replay.
  * - Unrecorded broadcasts are at most once across processes.
  * - While a link is down the engine is degraded: `stats().engine.state`,
- *   a `"degraded"` event, recorded broadcasts and history reads reject; after
- *   `degradedGrace` the connections are closed with 1013. When the link is
- *   back (`"up"`), every room is filled in from its last id.
+ *   a `"degraded"` event (a `CustomEvent`, `detail.error` the last error
+ *   ioredis reported), recorded broadcasts, history reads and presence calls
+ *   reject; after `degradedGrace` the connections are closed with 1013 and
+ *   upgrades refused with 503. When the link is back (`"up"`, also fired at
+ *   the first connection), every room is filled in from its last id.
  *
  * @example
  * ```ts ignore

@@ -229,6 +229,7 @@ export class RedisLink implements EngineLink {
   async #restored(): Promise<void> {
     clearTimeout(this.#graceTimer);
     this.#pastGrace = false;
+    const first = !this.#everUp;
     this.#everUp = true;
     this.#degradedSince = 0;
     const channels = [...this.#listeners.keys()];
@@ -247,13 +248,14 @@ export class RedisLink implements EngineLink {
       return;
     }
     if (this.#state !== "up") return;
-    const announced = this.#announced;
+    // "up" once the engine first connects, and after every outage reported; not for a blip nobody was told of.
+    const tell = this.#announced || first;
     this.#announced = false;
     for (const endpoint of this.#endpoints) {
-      if (announced) endpoint.endpoint.stateChanged("up");
+      if (tell) endpoint.endpoint.stateChanged("up");
       endpoint.resume();
     }
-    if (announced) this.#events.changed("up", undefined);
+    if (tell) this.#events.changed("up", undefined);
   }
 
   #restoredIfUp(): Promise<void> {
