@@ -28,6 +28,7 @@ import process from "node:process";
 import { BENCH_DIR, BINARIES, BROADCASTING, REPO_DIR, scenarios, VARIANTS } from "./lib/plan.mjs";
 import { Child, commandOutput, cpuCounters, killAll, processTicks } from "./lib/procs.mjs";
 import { readFindings, renderConsole, renderMarkdown, renderSvg, summarise } from "./lib/report.mjs";
+import { resultsFile } from "./lib/results-file.mjs";
 
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
@@ -315,23 +316,7 @@ async function main() {
     cells: [],
   };
   const files = outputPaths(opts);
-  let finished = false;
-  const save = (partial) => {
-    results.meta.finishedAt = new Date().toISOString();
-    results.meta.durationSec = Math.round((Date.now() - t0) / 1000);
-    results.meta.partial = partial || undefined;
-    writeFileSync(files.json, JSON.stringify(results, null, 1) + "\n");
-  };
-  const abort = async (why) => {
-    if (finished) return;
-    finished = true;
-    console.error(`\n${why}: stopping every process`);
-    await killAll();
-    results.meta.aborted = why;
-    save(true);
-    console.error(`partial results: ${path.relative(process.cwd(), files.json)}`);
-    process.exit(3);
-  };
+  const { save, abort, finish, isFinished } = resultsFile(results, files.json, t0, killAll);
   const globalTimer = setTimeout(() => abort(`global timeout of ${opts.timeout} s reached`), opts.timeout * 1000);
   process.on("SIGINT", () => abort("interrupted"));
   process.on("SIGTERM", () => abort("terminated"));
@@ -350,7 +335,7 @@ async function main() {
         const order = rep % 2 === 0 ? applicable : [...applicable].reverse();
         for (const variant of order) {
           const cell = await runCell(variant, scenario, size, rep, opts);
-          if (finished) return;
+          if (isFinished()) return;
           results.cells.push(cell);
           done++;
           const elapsed = Math.round((Date.now() - t0) / 1000);
@@ -365,7 +350,7 @@ async function main() {
     }
   }
   clearTimeout(globalTimer);
-  finished = true;
+  finish();
   results.meta.timeWait.end = timeWaitCount();
   results.meta.loadavgAtEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
   const summary = summarise(results);

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { onRunnerLines } from "../lib/stdin.mjs";
-import { concat, clientFrame, OP_TEXT, WsConn } from "./wire.mjs";
+import { concat, clientFrame, OP_TEXT, WsConn, openConnection } from "./wire.mjs";
 
 const config = JSON.parse(process.env.BENCH_CONFIG ?? "{}");
 const HOST = config.host ?? "127.0.0.1";
@@ -118,45 +118,12 @@ function echoOut(text) {
   return EIO ? `42${JSON.stringify(["echo", text])}` : text;
 }
 
-const EIO_CONNECT = clientFrame(OP_TEXT, "40");
 const utf8 = new TextEncoder();
 const byteLength = (s) => utf8.encode(s).length;
 
-/**
- * Opens one connection and resolves once it can carry messages (after the 101, and for
- * Engine.IO after the "0" open and "40" connect packets). Rejects on failure or after `timeoutMs`.
- */
+/** Opens one connection, ready to carry messages; see `openConnection`. */
 function open(index, path, timeoutMs = 10_000) {
-  return new Promise((resolve, reject) => {
-    const conn = new WsConn(index);
-    const timer = setTimeout(() => {
-      conn.destroy();
-      reject(new Error(`connection ${index} not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      conn.onMessage = null;
-      conn.onEnd = null;
-      conn.captureMax = EIO ? 1 : 0;
-      resolve(conn);
-    };
-    conn.onEnd = (c) => {
-      clearTimeout(timer);
-      reject(c.error ?? new Error(`connection ${index} closed during the handshake`));
-    };
-    if (EIO) {
-      conn.eio = true;
-      conn.captureMax = 512;
-      conn.onMessage = (c, _op, cap) => {
-        if (cap === null) return;
-        if (cap[0] === 48 && cap[1] === 123) c.write(EIO_CONNECT); // "0{": open -> connect
-        else if (cap[0] === 52 && cap[1] === 48) done(); // "40": connected
-      };
-    } else {
-      conn.onOpen = done;
-    }
-    conn.connect(HOST, PORT, path);
-  });
+  return openConnection({ index, host: HOST, port: PORT, path, eio: EIO, timeoutMs });
 }
 
 /** Opens `count` connections in waves (bounded concurrency), `pathOf(i)` each. */

@@ -343,3 +343,43 @@ export class WsConn {
 }
 
 const EIO_PONG = clientFrame(OP_TEXT, "3");
+
+const EIO_CONNECT = clientFrame(OP_TEXT, "40");
+
+/**
+ * Opens one connection and resolves once it can carry messages (after the 101, and for
+ * Engine.IO after the "0" open and "40" connect packets). Rejects on failure or after `timeoutMs`.
+ * Shared by the load generators of bench/load and bench/scale-out.
+ */
+export function openConnection({ index, host, port, path, eio, timeoutMs = 10_000 }) {
+  return new Promise((resolve, reject) => {
+    const conn = new WsConn(index);
+    const timer = setTimeout(() => {
+      conn.destroy();
+      reject(new Error(`connection ${index} not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      conn.onMessage = null;
+      conn.onEnd = null;
+      conn.captureMax = eio ? 1 : 0;
+      resolve(conn);
+    };
+    conn.onEnd = (c) => {
+      clearTimeout(timer);
+      reject(c.error ?? new Error(`connection ${index} closed during the handshake`));
+    };
+    if (eio) {
+      conn.eio = true;
+      conn.captureMax = 512;
+      conn.onMessage = (c, _op, cap) => {
+        if (cap === null) return;
+        if (cap[0] === 48 && cap[1] === 123) c.write(EIO_CONNECT); // "0{": open -> connect
+        else if (cap[0] === 52 && cap[1] === 48) done(); // "40": connected
+      };
+    } else {
+      conn.onOpen = done;
+    }
+    conn.connect(host, port, path);
+  });
+}

@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import process from "node:process";
 import { onRunnerLines } from "../lib/stdin.mjs";
-import { clientFrame, concat, OP_TEXT, WsConn } from "../load/wire.mjs";
+import { clientFrame, concat, OP_TEXT, openConnection } from "../load/wire.mjs";
 
 const config = JSON.parse(process.env.BENCH_CONFIG ?? "{}");
 const HOST = "127.0.0.1";
@@ -115,40 +115,10 @@ async function redisCpu() {
 
 // --- Connections --------------------------------------------------------------------------------
 
-const EIO_CONNECT = clientFrame(OP_TEXT, "40");
 const path = EIO ? "/socket.io/?EIO=4&transport=websocket" : "/room";
 
 function open(index, port, timeoutMs = 10_000) {
-  return new Promise((resolve, reject) => {
-    const conn = new WsConn(index);
-    const timer = setTimeout(() => {
-      conn.destroy();
-      reject(new Error(`connection ${index} not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      conn.onMessage = null;
-      conn.onEnd = null;
-      conn.captureMax = EIO ? 1 : 0;
-      resolve(conn);
-    };
-    conn.onEnd = (c) => {
-      clearTimeout(timer);
-      reject(c.error ?? new Error(`connection ${index} closed during the handshake`));
-    };
-    if (EIO) {
-      conn.eio = true;
-      conn.captureMax = 512;
-      conn.onMessage = (c, _op, cap) => {
-        if (cap === null) return;
-        if (cap[0] === 48 && cap[1] === 123) c.write(EIO_CONNECT); // "0{": open -> connect
-        else if (cap[0] === 52 && cap[1] === 48) done(); // "40": connected
-      };
-    } else {
-      conn.onOpen = done;
-    }
-    conn.connect(HOST, port, path);
-  });
+  return openConnection({ index, host: HOST, port, path, eio: EIO, timeoutMs });
 }
 
 async function openAll(n) {

@@ -42,6 +42,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Child, commandOutput, cpuCounters, killAll, processTicks } from "../lib/procs.mjs";
 import { readFindings, renderConsole, renderMarkdown, summarise } from "./report.mjs";
+import { resultsFile } from "../lib/results-file.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(HERE, "..", "..");
@@ -350,23 +351,7 @@ async function main() {
     cells: [],
   };
   const files = outputPaths(opts);
-  let finished = false;
-  const save = (partial) => {
-    results.meta.finishedAt = new Date().toISOString();
-    results.meta.durationSec = Math.round((Date.now() - t0) / 1000);
-    results.meta.partial = partial || undefined;
-    writeFileSync(files.json, JSON.stringify(results, null, 1) + "\n");
-  };
-  const abort = async (why) => {
-    if (finished) return;
-    finished = true;
-    console.error(`\n${why}: stopping every process`);
-    await killAll();
-    results.meta.aborted = why;
-    save(true);
-    console.error(`partial results: ${path.relative(process.cwd(), files.json)}`);
-    process.exit(3);
-  };
+  const { save, abort, finish, isFinished } = resultsFile(results, files.json, t0, killAll);
   const globalTimer = setTimeout(() => abort(`global timeout of ${opts.timeout} s reached`), opts.timeout * 1000);
   process.on("SIGINT", () => abort("interrupted"));
   process.on("SIGTERM", () => abort("terminated"));
@@ -380,7 +365,7 @@ async function main() {
     const order = rep % 2 === 0 ? cells : [...cells].reverse();
     for (const { variant, procs } of order) {
       const cell = await runCell(variant, procs, rep, opts);
-      if (finished) return;
+      if (isFinished()) return;
       results.cells.push(cell);
       done++;
       const elapsed = Math.round((Date.now() - t0) / 1000);
@@ -391,7 +376,7 @@ async function main() {
     }
   }
   clearTimeout(globalTimer);
-  finished = true;
+  finish();
   results.meta.loadavgAtEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
   results.summary = summarise(results);
   save(false);
