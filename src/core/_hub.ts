@@ -11,7 +11,7 @@ import { type AcceptedUpgrade, decideUpgrade, type UpgradeDecision, type Upgrade
 import { utf8ByteLength } from "./_utf8.ts";
 import { CloseCode } from "./close-codes.ts";
 import type { CatchUp, Connection } from "./connection.ts";
-import type { EndpointEngine, Engine, EngineEndpoint, EngineState } from "./engine.ts";
+import type { EndpointEngine, Engine, EngineEndpoint } from "./engine.ts";
 import { SwitchboardError, toError } from "./errors.ts";
 import type { History, HistoryData, HistoryEntry, HistoryMeta, Position } from "./history.ts";
 import { MemoryHistory } from "./memory-history.ts";
@@ -463,9 +463,6 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
       }
     }
   }
-
-  /** The engine's link went down or came back (EngineEndpoint); `stats()` reports it. */
-  stateChanged(_state: EngineState): void {}
 
   /** Closes every connection, for the engine (EngineEndpoint). */
   closeAll(code: number, reason: string): void {

@@ -33,8 +33,6 @@ export interface EngineEndpoint {
    * must start again from the history. Live messages go on from `position`.
    */
   resync(room: string, position: Position): void;
-  /** The engine's link is down (`"degraded"`) or back (`"up"`). */
-  stateChanged(state: EngineState): void;
   /** Closes every local connection, for example after the engine has been degraded for its grace. */
   closeAll(code: number, reason: string): void;
 }

@@ -221,7 +221,6 @@ export class RedisLink implements EngineLink {
   #announce(): void {
     if (this.#announced) return;
     this.#announced = true;
-    for (const endpoint of this.#endpoints) endpoint.endpoint.stateChanged("degraded");
     this.#events.changed("degraded", this.#lastError);
   }
 
@@ -251,10 +250,7 @@ export class RedisLink implements EngineLink {
     // "up" once the engine first connects, and after every outage reported; not for a blip nobody was told of.
     const tell = this.#announced || first;
     this.#announced = false;
-    for (const endpoint of this.#endpoints) {
-      if (tell) endpoint.endpoint.stateChanged("up");
-      endpoint.resume();
-    }
+    for (const endpoint of this.#endpoints) endpoint.resume();
     if (tell) this.#events.changed("up", undefined);
   }
 
