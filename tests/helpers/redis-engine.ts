@@ -8,7 +8,7 @@ import { Redis as Valkey } from "iovalkey";
 import type { TestContext } from "node:test";
 import { RedisEngine, type RedisEngineOptions } from "../../src/redis/mod.ts";
 import { Feed } from "./feed.ts";
-import { startServer, type TestServer, waitFor } from "./server.ts";
+import { startServer, type TestServer, within } from "./server.ts";
 
 /** The client libraries the engine is tested with: ioredis, and iovalkey (its fork). */
 export type ClientLibrary = "ioredis" | "iovalkey";
@@ -52,9 +52,12 @@ export async function startEngineProcess(
   const client = fastClient(port, options.library);
   const subscriber = options.subscriberPort === undefined ? undefined : fastClient(options.subscriberPort, options.library);
   const engine = new RedisEngine({ client, subscriber, degradedGrace: options.degradedGrace, commandTimeout: options.commandTimeout ?? 2_000 });
+  // The first "up" comes once the channels are subscribed, a moment after `state` says "up": waited for, so that a
+  // test's own listeners see only what happens later.
+  const up = new Promise<void>((resolve) => engine.addEventListener("up", () => resolve(), { once: true }));
   const feed = new RelayFeed({ name: "feed", engine, historySize: options.historySize ?? 2_000 });
   const server = await startServer({ "/feed": feed });
-  await waitFor(() => engine.state === "up", 5_000, "the engine to be up");
+  await within(up, 5_000, "the engine to be up");
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
