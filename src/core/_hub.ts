@@ -75,7 +75,8 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   /** Topics of the runtime's publish/subscribe (Bun): they never leave this process, so a per-process prefix. */
   readonly #topicPrefix: string = `sb${nextHubId++}:`;
   #name: string | undefined;
-  #history: History | undefined;
+  /** The engine's history when there is an engine (shared by its processes), else this process's. */
+  readonly history: History;
   readonly #engine: EndpointEngine | undefined;
   /** Presence, made on first use (in memory, or the engine's). */
   #presence: PresenceTracker | undefined;
@@ -93,11 +94,11 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   ) {
     this.hooks = hooks;
     this.options = options;
-    this.#history = engine ? undefined : history ?? new MemoryHistory({ size: options.historySize, ttl: options.historyTtl });
     this.#name = name;
     // Connected at once (the options require a name with an engine): a second controller of the
     // name on the engine, or a closed engine, is refused here, where the mistake is.
     this.#engine = engine?.connect(this);
+    this.history = this.#engine?.history ?? history ?? new MemoryHistory({ size: options.historySize, ttl: options.historyTtl });
     this.#heartbeat = new Heartbeat(() => this.connections.values(), options.pingInterval, options.idleTimeout);
     this.#sendBudget = new SendBudget(options.maxTotalBufferedAmount, () => this.connections.values());
   }
@@ -110,20 +111,6 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   /** Names the controller after a route, unless it has a name already. */
   nameAfterRoute(route: string): void {
     this.#name ??= route;
-  }
-
-  /** The history: the engine's when there is one. */
-  get history(): History {
-    return this.#history ?? this.engine!.history;
-  }
-
-  /** The engine's side of this endpoint; undefined without an engine. */
-  get engine(): EndpointEngine | undefined {
-    return this.#engine;
-  }
-
-  get shuttingDown(): boolean {
-    return this.#shuttingDown;
   }
 
   /** Why upgrades are refused with 503 now, if they are. */
@@ -233,7 +220,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   }
 
   #subscribe(room: string): Promise<void> {
-    return this.engine?.subscribe(room) ?? Promise.resolve();
+    return this.#engine?.subscribe(room) ?? Promise.resolve();
   }
 
   /** Adds a member; `true` when it is the room's first. */
@@ -273,7 +260,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     let read: { catchUp: CatchUp; skipUpTo: Position | undefined };
     try {
       // With an engine, the read starts once the room's messages flow here: what it misses comes live.
-      if (buffer && this.engine) await this.#subscribe(room);
+      if (buffer && this.#engine) await this.#subscribe(room);
       read = await this.#readCatchUp(room, since, limit);
     } catch (error) {
       if (buffer && session.cancelCatchUp(room, buffer)) this.#forgetMember(session, room);
@@ -343,7 +330,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
   // --- Presence ---------------------------------------------------------------------
 
   get presence(): PresenceTracker {
-    return (this.#presence ??= new PresenceTracker(this.engine?.presence ?? new MemoryPresence(), (change) => this.#presenceChanged(change), {
+    return (this.#presence ??= new PresenceTracker(this.#engine?.presence ?? new MemoryPresence(), (change) => this.#presenceChanged(change), {
       grace: this.options.presenceGrace,
       onError: (error) => this.#reportError(undefined, error),
     }));
@@ -379,7 +366,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     if (room !== undefined) checkName("broadcast", "room", room);
     const bytes = typeof data === "string" ? utf8ByteLength(data) : data.byteLength;
     const skip = exceptIds(except);
-    this.engine?.publish(room, data, idList(skip));
+    this.#engine?.publish(room, data, idList(skip));
     return this.deliverLocal(room, data, bytes, skip, undefined);
   }
 
@@ -409,7 +396,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
           }
         }
         : data;
-      const engine = this.engine;
+      const engine = this.#engine;
       if (engine) return this.#publishThroughEngine(engine, room, build, skip, () => buildFailure);
       // The History's contract is untyped in the data; what comes back is what `build` made.
       appended = (this.history.append(room, build) as Promise<HistoryEntry<Data>>).catch((error: unknown) => {

@@ -15,3 +15,16 @@ export function unrefTimer(handle: TimerHandle): TimerHandle {
   }
   return handle;
 }
+
+/**
+ * `promise`, or a rejection with `timedOut()` once `ms` have passed (the timer
+ * does not keep the process alive, and is cleared when the promise settles).
+ * The work behind `promise` is not cancelled.
+ */
+export function rejectAfter<T>(promise: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+  let timer: TimerHandle | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = unrefTimer(setTimeout(() => reject(timedOut()), ms));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

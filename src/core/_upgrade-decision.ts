@@ -1,4 +1,5 @@
 import { describe } from "./_check.ts";
+import { rejectAfter } from "./_timers.ts";
 import { checkHandshake } from "./_handshake.ts";
 import { SwitchboardError } from "./errors.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -153,11 +154,7 @@ function acceptProblem(result: unknown, requireUserData: boolean): SwitchboardEr
 /** `value`, or a rejection with `UPGRADE_TIMEOUT` if it is a promise that takes longer than `ms`. */
 function withTimeout<T>(value: T | Promise<T>, ms: number): T | Promise<T> {
   if (value === null || typeof value !== "object" || typeof (value as { then?: unknown }).then !== "function") return value;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SwitchboardError("UPGRADE_TIMEOUT", `Cannot accept upgrade as onUpgrade had not settled after ${ms} ms`)), ms);
-  });
-  return Promise.race([value, timeout]).finally(() => clearTimeout(timer));
+  return rejectAfter(value as Promise<T>, ms, () => new SwitchboardError("UPGRADE_TIMEOUT", `Cannot accept upgrade as onUpgrade had not settled after ${ms} ms`));
 }
 
 function refuse<UserData>(host: UpgradeHost<UserData>, status: number, body: string): UpgradeDecision<UserData> {

@@ -1,5 +1,5 @@
 import { newEpoch } from "../core/_ids.ts";
-import { type TimerHandle, unrefTimer } from "../core/_timers.ts";
+import { rejectAfter, type TimerHandle, unrefTimer } from "../core/_timers.ts";
 import { CloseCode } from "../core/close-codes.ts";
 import type { EngineEndpoint, EngineState } from "../core/engine.ts";
 import { SwitchboardError } from "../core/errors.ts";
@@ -160,11 +160,7 @@ export class RedisLink implements EngineLink {
 
   /** `promise`, rejected with `ENGINE_UNAVAILABLE` past the command timeout. */
   bounded<T>(promise: Promise<T>): Promise<T> {
-    let timer: TimerHandle | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = unrefTimer(setTimeout(() => reject(new SwitchboardError("ENGINE_UNAVAILABLE", `Redis did not answer within ${this.#timeout} ms`)), this.#timeout));
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return rejectAfter(promise, this.#timeout, () => new SwitchboardError("ENGINE_UNAVAILABLE", `Redis did not answer within ${this.#timeout} ms`));
   }
 
   /** Subscribes a channel for an endpoint (`room`: which room's, if any); resolves once Redis confirms. */

@@ -5,7 +5,7 @@
  */
 import { checkKnownKeys, checkName, checkNumber, checkOptionsObject, describe } from "../core/_check.ts";
 import { encodePresenceData } from "../core/_presence-data.ts";
-import { type TimerHandle, unrefTimer } from "../core/_timers.ts";
+import { rejectAfter, type TimerHandle, unrefTimer } from "../core/_timers.ts";
 import { SwitchboardError, toError } from "../core/errors.ts";
 import type { PresenceChange, PresenceEntry, PresenceStore } from "../core/presence.ts";
 import { ADD, LIST, REMOVE, RENEW, SWEEP, TOUCH, UNINDEX } from "./_presence-scripts.ts";
@@ -265,11 +265,7 @@ export class RedisPresence implements PresenceStore {
     if (!this.#available()) {
       return Promise.reject(new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot ${action} as Redis is not reachable now`));
     }
-    let timer: TimerHandle | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = unrefTimer(setTimeout(() => reject(new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot ${action} as Redis did not answer within ${this.#timeout} ms`)), this.#timeout));
-    });
-    return Promise.race([send(), timeout]).finally(() => clearTimeout(timer));
+    return rejectAfter(send(), this.#timeout, () => new SwitchboardError("ENGINE_UNAVAILABLE", `Cannot ${action} as Redis did not answer within ${this.#timeout} ms`));
   }
 
   #roomKeys(room: string): [pz: string, pc: string, ph: string] {
