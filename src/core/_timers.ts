@@ -17,14 +17,16 @@ export function unrefTimer(handle: TimerHandle): TimerHandle {
 }
 
 /**
- * `promise`, or a rejection with `timedOut()` once `ms` have passed (the timer
- * does not keep the process alive, and is cleared when the promise settles).
+ * `promise`, or a rejection with `timedOut()` once `ms` have passed; the timer
+ * is cleared when the promise settles, and keeps the process alive only when
+ * `keepAlive` (a wait whose end something is waiting for, such as an upgrade's).
  * The work behind `promise` is not cancelled.
  */
-export function rejectAfter<T>(promise: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+export function rejectAfter<T>(promise: Promise<T>, ms: number, timedOut: () => Error, keepAlive = false): Promise<T> {
   let timer: TimerHandle | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = unrefTimer(setTimeout(() => reject(timedOut()), ms));
+    timer = setTimeout(() => reject(timedOut()), ms);
+    if (!keepAlive) unrefTimer(timer);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

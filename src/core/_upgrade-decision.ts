@@ -154,7 +154,7 @@ function acceptProblem(result: unknown, requireUserData: boolean): SwitchboardEr
 /** `value`, or a rejection with `UPGRADE_TIMEOUT` if it is a promise that takes longer than `ms`. */
 function withTimeout<T>(value: T | Promise<T>, ms: number): T | Promise<T> {
   if (value === null || typeof value !== "object" || typeof (value as { then?: unknown }).then !== "function") return value;
-  return rejectAfter(value as Promise<T>, ms, () => new SwitchboardError("UPGRADE_TIMEOUT", `Cannot accept upgrade as onUpgrade had not settled after ${ms} ms`));
+  return rejectAfter(value as Promise<T>, ms, () => new SwitchboardError("UPGRADE_TIMEOUT", `Cannot accept upgrade as onUpgrade had not settled after ${ms} ms`), true);
 }
 
 function refuse<UserData>(host: UpgradeHost<UserData>, status: number, body: string): UpgradeDecision<UserData> {
