@@ -47,6 +47,31 @@ export type { Capabilities } from "./src/core/transport.ts";
 export type { ControllerStats } from "./src/core/stats.ts";
 export { UpgradeRequest } from "./src/core/upgrade.ts";
 export type { UpgradeAccept, UpgradeRequestInit, UpgradeResult } from "./src/core/upgrade.ts";
+export { ACK_FIELD, ACK_KEY, isMessageFrame, isWirePosition, MAX_RESUME_ROOMS, RESUME_PARAM, WIRE_VERSION } from "./src/core/wire/frames.ts";
+export type {
+  AckError,
+  AckFrame,
+  ClientFrame,
+  JoinedFrame,
+  JoinFrame,
+  LeaveFrame,
+  LeftFrame,
+  MessageFrame,
+  PingFrame,
+  PongFrame,
+  ReconnectFrame,
+  RoomState,
+  ServerFrame,
+  WelcomeFrame,
+  WirePosition,
+} from "./src/core/wire/frames.ts";
+export { decodeResume, encodeResume, readResume } from "./src/core/wire/resume.ts";
+export { closeClass, FIRST_STOP_CODE } from "./src/core/wire/close-class.ts";
+export type { CloseClass } from "./src/core/wire/close-class.ts";
+export { ackFrame, joinedFrame, leftFrame, messageFrame, parseClientFrame, PONG_FRAME, reconnectFrame, welcomeFrame } from "./src/core/wire/server-frames.ts";
+export type { AckOutcome, ClientFrameRead } from "./src/core/wire/server-frames.ts";
+export { MemoryDedupe } from "./src/core/wire/dedupe.ts";
+export type { Dedupe, DedupeResult, MemoryDedupeOptions } from "./src/core/wire/dedupe.ts";
 export { currentRuntime } from "./src/runtime.ts";
 export type { AnyController, FetchHandler, Routes, ServeOptions, Server } from "./src/adapter/mod.ts";
 export { serve } from "./src/serve.ts";

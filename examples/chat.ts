@@ -41,6 +41,7 @@ export type {
   RoomOccupancy,
   RoomUser,
   Welcome,
+  WelcomeFields,
 } from "./chat/protocol.ts";
 
 // --- HTTP ------------------------------------------------------------------------

@@ -8,17 +8,26 @@
  * @module
  */
 import {
+  type AckOutcome,
+  ackFrame,
   type CatchUp,
   CloseCode,
   type Connection,
+  joinedFrame,
+  leftFrame,
+  MemoryDedupe,
+  parseClientFrame,
   parsePosition,
+  PONG_FRAME,
   type Position,
   type PresenceChange,
   type PresenceEntry,
   type ShutdownOptions,
   type UpgradeRequest,
   type UpgradeResult,
+  readResume,
   WebSocketController,
+  welcomeFrame,
 } from "../../mod.ts";
 import {
   AddressBudgets,
@@ -52,7 +61,7 @@ import {
   SESSION,
   USERNAME,
   usernameOf,
-  type Welcome,
+  type WelcomeFields,
 } from "./protocol.ts";
 import { guestName, isTaken, roomUsers, sessionUserId } from "./users.ts";
 
@@ -67,6 +76,13 @@ export class ChatController extends WebSocketController<ChatUser> {
   readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addresses: AddressBudgets;
+  /**
+   * Acknowledged chat messages already recorded, by user: a page re-sends an
+   * unacknowledged one after a reconnect, and it is recorded once. In this
+   * process's memory: a page that reconnects to another process within the
+   * TTL could have it recorded twice (see the README).
+   */
+  readonly #sent = new MemoryDedupe({ ttl: 10 * 60_000 });
   #stopping = false;
 
   /** Creates the chat; see {@linkcode ChatOptions} for the defaults. A RangeError for a bad limit. */
@@ -106,8 +122,9 @@ export class ChatController extends WebSocketController<ChatUser> {
     if (room === undefined || !ROOM_NAME.test(room)) {
       return new Response("Cannot join room as its name must be 1 to 32 of a-z, 0-9, '-' and '_'\n", { status: 400 });
     }
-    // A bare ?since=<id> (an older page) means the room's current epoch.
-    const since = parsePosition(request.query.get("since"), request.query.get("epoch"));
+    // The client's position in the room (the wire protocol's ?resume=); else an older page's
+    // ?since=<id>&epoch=<epoch>, where a bare id means the room's current epoch.
+    const since = readResume(request.query).get(room) ?? parsePosition(request.query.get("since"), request.query.get("epoch"));
     // Without a valid session (an older page, a script) the user is its connection: set in onConnect.
     const session = request.query.get("session");
     const userId = session !== null && SESSION.test(session) ? await sessionUserId(session) : "";
@@ -135,9 +152,9 @@ export class ChatController extends WebSocketController<ChatUser> {
 
   /**
    * The engine lost messages of the room for this connection: rather than
-   * closing it (the default), start it again in-band with a fresh welcome of
-   * the room's latest messages (`resumed: false`), which the page shows in
-   * place of what it showed. Its presence stays: nobody is told anything.
+   * closing it (the default), start the room again in-band with a `joined`
+   * frame of its latest messages (`resumed: false`: a resync), which the page
+   * shows in place of what it showed. Its presence stays: nobody is told anything.
    */
   override async onResync(conn: Connection<ChatUser>, room: string, position: Position): Promise<void> {
     const user = conn.userData;
@@ -151,26 +168,56 @@ export class ChatController extends WebSocketController<ChatUser> {
       conn.close(CloseCode.InternalError, "History unavailable");
       throw error;
     }
-    await this.#welcome(conn, catchUp);
+    if (conn.readyState === 1) conn.sendText(joinedFrame(room, catchUp));
   }
 
+  /**
+   * A frame of the wire protocol (a ping, a join or leave, which this chat
+   * answers as it has one room per connection) or one of the chat's. A
+   * message with an `ack` key is answered with an `ack` frame, `ok: false`
+   * with the reason when refused, instead of an `error`; a repeat of a key
+   * already recorded is acknowledged without being recorded again.
+   */
   override async onTextMessage(conn: Connection<ChatUser>, text: string): Promise<void> {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return this.#reject(conn, "invalid_json", "Cannot read message as it is not valid JSON");
+    const frame = parseClientFrame(text);
+    switch (frame.kind) {
+      case "ping":
+        conn.sendText(PONG_FRAME);
+        return;
+      case "join":
+      case "leave":
+        conn.sendText(leftFrame(frame.room, "Cannot join or leave rooms in-band: connect to /chat/<room>"));
+        return;
+      case "invalid":
+        return this.#reject(conn, "invalid_frame", frame.reason);
     }
-    const fields = isObject(message) ? message : {};
+    if (frame.data === undefined) return this.#reject(conn, "invalid_json", "Cannot read message as it is not valid JSON");
+    const fields = isObject(frame.data) ? frame.data : {};
+    const { ack } = frame;
+    if (ack === undefined) {
+      const outcome = await this.#handle(conn, fields);
+      if (!outcome.ok) this.#reject(conn, outcome.error.code as ChatErrorCode, outcome.error.message);
+      return;
+    }
+    // Only a chat message is remembered by its key: it is the one whose repeat would show twice.
+    const { outcome } = fields.type === "chat"
+      ? await this.#sent.run(conn.userData.userId, ack, () => this.#handle(conn, fields))
+      : { outcome: await this.#handle(conn, fields) };
+    if (conn.readyState === 1) conn.sendText(ackFrame(ack, outcome));
+  }
+
+  /** One chat frame: what it came to. */
+  async #handle(conn: Connection<ChatUser>, fields: Record<string, unknown>): Promise<AckOutcome> {
     switch (fields.type) {
       case "chat":
         return await this.#chat(conn, fields.text);
       case "username":
         return await this.#rename(conn, fields.username);
       case "typing":
-        return this.#typing(conn);
+        this.#typing(conn);
+        return OK;
       default:
-        return this.#reject(conn, "unknown_type", "Cannot handle message as its 'type' is not chat, username or typing");
+        return refusal("unknown_type", "Cannot handle message as its 'type' is not chat, username or typing");
     }
   }
 
@@ -210,7 +257,7 @@ export class ChatController extends WebSocketController<ChatUser> {
    * grace, else the one it asked for if free, else a guest name), sets its
    * presence and welcomes it with its catch-up.
    */
-  async #welcome(conn: Connection<ChatUser>, { complete, entries, position }: CatchUp): Promise<void> {
+  async #welcome(conn: Connection<ChatUser>, catchUp: CatchUp): Promise<void> {
     const user = conn.userData;
     let users: PresenceEntry[];
     try {
@@ -227,8 +274,7 @@ export class ChatController extends WebSocketController<ChatUser> {
     }
     if (conn.readyState !== 1) return;
     user.welcomed = true;
-    conn.sendJson({
-      type: "welcome",
+    const fields: WelcomeFields = {
       connectionId: conn.id,
       userId: user.userId,
       username: user.username,
@@ -236,10 +282,8 @@ export class ChatController extends WebSocketController<ChatUser> {
       userCount: users.length,
       users: roomUsers(users),
       timestamp: now(),
-      history: entries.map((entry) => JSON.parse(entry.data as string) as ChatMessage),
-      resumed: complete,
-      epoch: position.epoch,
-    } satisfies Welcome);
+    };
+    conn.sendText(welcomeFrame({ [user.room]: catchUp }, { ...fields }));
   }
 
   /** The user's presence in its room and in the directory, under `username`. */
@@ -254,17 +298,19 @@ export class ChatController extends WebSocketController<ChatUser> {
   // --- Client messages -------------------------------------------------------
 
   /** `{"type":"chat","text"}`: checked, rate limited, then recorded and sent to the whole room. */
-  async #chat(conn: Connection<ChatUser>, value: unknown): Promise<void> {
+  async #chat(conn: Connection<ChatUser>, value: unknown): Promise<AckOutcome> {
     const text = typeof value === "string" ? value.trim() : "";
     const length = [...text].length; // characters, not UTF-16 units
     if (length === 0) {
-      return this.#reject(conn, "empty_text", "Cannot send message as 'text' is empty");
+      return refusal("empty_text", "Cannot send message as 'text' is empty");
     }
     if (length > MAX_TEXT_LENGTH) {
-      return this.#reject(conn, "text_too_long", `Cannot send message as 'text' must be at most ${MAX_TEXT_LENGTH} characters: current length is ${length}`);
+      return refusal("text_too_long", `Cannot send message as 'text' must be at most ${MAX_TEXT_LENGTH} characters: current length is ${length}`);
     }
-    if (!this.#allow(conn, "chat", true)) return;
+    const refused = this.#allow(conn, "chat");
+    if (refused) return refused;
     await this.#record(conn, text);
+    return OK;
   }
 
   /**
@@ -284,18 +330,19 @@ export class ChatController extends WebSocketController<ChatUser> {
   }
 
   /** `{"type":"username","username"}`: a valid name nobody else in the room has (ignoring case), on any process. */
-  async #rename(conn: Connection<ChatUser>, value: unknown): Promise<void> {
+  async #rename(conn: Connection<ChatUser>, value: unknown): Promise<AckOutcome> {
     const username = typeof value === "string" ? value.trim() : "";
     if (!USERNAME.test(username)) {
-      return this.#reject(conn, "invalid_username", "Cannot change username as it must be 1 to 32 letters, digits, spaces, '_', '-' or '.'");
+      return refusal("invalid_username", "Cannot change username as it must be 1 to 32 letters, digits, spaces, '_', '-' or '.'");
     }
     const user = conn.userData;
-    if (username === user.username) return;
+    if (username === user.username) return OK;
     // Limited before the name is looked up in the room, which costs a read of its presences.
-    if (!this.#allow(conn, "username", true)) return;
+    const refused = this.#allow(conn, "username");
+    if (refused) return refused;
     // Two processes may grant one name at the same moment: an example's trade-off, not a lock.
     if (isTaken(await this.presence(user.room), username, user.userId)) {
-      return this.#reject(conn, "username_taken", `Cannot change username as '${username}' is taken in this room`);
+      return refusal("username_taken", `Cannot change username as '${username}' is taken in this room`);
     }
     await this.#setPresence(conn, username);
     const oldUsername = user.username;
@@ -306,6 +353,7 @@ export class ChatController extends WebSocketController<ChatUser> {
       { type: "username_changed", userId: user.userId, connectionId: conn.id, oldUsername, username, timestamp: now() },
       { room: user.room },
     );
+    return OK;
   }
 
   /**
@@ -314,7 +362,7 @@ export class ChatController extends WebSocketController<ChatUser> {
    * one replaces, and the page sends them on keystrokes, not on request.
    */
   #typing(conn: Connection<ChatUser>): void {
-    if (!this.#allow(conn, "typing", false)) return;
+    if (this.#allow(conn, "typing")) return;
     const { room, username, userId } = conn.userData;
     this.broadcastJson({ type: "typing", connectionId: conn.id, userId, username }, { room, except: conn });
   }
@@ -322,10 +370,9 @@ export class ChatController extends WebSocketController<ChatUser> {
   /**
    * Whether the connection may send one more message of this kind now: both
    * its own window and its address's must have room, and only then is it
-   * counted in both. When refused and `reply` is set, the sender gets a
-   * `rate_limited` error naming the limit that refused it.
+   * counted in both. Refused: a `rate_limited` refusal naming the limit.
    */
-  #allow(conn: Connection<ChatUser>, kind: ChatMessageKind, reply: boolean): boolean {
+  #allow(conn: Connection<ChatUser>, kind: ChatMessageKind): AckOutcome | undefined {
     const time = Date.now();
     const own = conn.userData.windows[kind];
     const shared = this.#addresses.windowsOf(conn.remoteAddress, time)[kind];
@@ -333,14 +380,11 @@ export class ChatController extends WebSocketController<ChatUser> {
     if (refusedBy === undefined) {
       own.take(time);
       shared.take(time);
-      return true;
+      return undefined;
     }
-    if (reply) {
-      const { messages, windowMs } = refusedBy === "" ? this.#limits[kind] : this.#addressLimits[kind];
-      const { action, noun } = KIND_WORDS[kind];
-      this.#reject(conn, "rate_limited", `Cannot ${action} as the limit is ${messages} ${noun} in ${windowMs / 1000} s${refusedBy}: wait a little`);
-    }
-    return false;
+    const { messages, windowMs } = refusedBy === "" ? this.#limits[kind] : this.#addressLimits[kind];
+    const { action, noun } = KIND_WORDS[kind];
+    return refusal("rate_limited", `Cannot ${action} as the limit is ${messages} ${noun} in ${windowMs / 1000} s${refusedBy}: wait a little`);
   }
 
   #reject(conn: Connection<ChatUser>, code: ChatErrorCode, message: string): void {
@@ -380,6 +424,12 @@ export class ChatController extends WebSocketController<ChatUser> {
       timestamp: now(),
     };
   }
+}
+
+const OK: AckOutcome = Object.freeze({ ok: true });
+
+function refusal(code: ChatErrorCode, message: string): AckOutcome {
+  return { ok: false, error: { code, message } };
 }
 
 /** The name a connection starts with: see `#welcome`. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Engine, History, Position } from "../../mod.ts";
+import type { Engine, History, Position, RoomState } from "../../mod.ts";
 import type { SlidingWindow } from "./limits.ts";
 
 /** The room of `/chat`. */
@@ -35,7 +35,7 @@ export interface ChatMessage {
   id: number;
   /**
    * The history's run of ids the message belongs to. A reconnecting client
-   * sends the last id and epoch it saw as `?since=<id>&epoch=<epoch>`.
+   * sends the last id and epoch it saw in `?resume=` (the wire protocol's).
    */
   epoch: string;
   connectionId: string;
@@ -56,6 +56,7 @@ export interface RoomUser {
 /** The `code` of an `error` reply. The connection stays open and nothing else changes. */
 export type ChatErrorCode =
   | "invalid_json"
+  | "invalid_frame"
   | "unknown_type"
   | "empty_text"
   | "text_too_long"
@@ -130,9 +131,8 @@ export interface ChatStats {
   timestamp: string;
 }
 
-/** What the server says to one connection: the client's view of its `welcome`. */
-export interface Welcome {
-  type: "welcome";
+/** The chat's own fields of its `welcome`, beside the protocol's `type` and `rooms`. */
+export interface WelcomeFields {
   connectionId: string;
   userId: string;
   username: string;
@@ -140,14 +140,16 @@ export interface Welcome {
   userCount: number;
   users: RoomUser[];
   timestamp: string;
-  history: ChatMessage[];
-  /**
-   * `true`: `history` is exactly what followed `since`. `false`: it is the
-   * room's latest (no `since`, another epoch, or a gap), to show instead of
-   * what was shown.
-   */
-  resumed: boolean;
-  epoch: string;
+}
+
+/**
+ * What the server says first to one connection: the wire protocol's welcome.
+ * `rooms[room]` holds the room's catch-up (`messages`), whether it is exactly
+ * what followed the client's position (`resumed`), and the position after it.
+ */
+export interface Welcome extends WelcomeFields {
+  type: "welcome";
+  rooms: Record<string, RoomState & { messages: ChatMessage[] }>;
 }
 
 /** What the chat keeps for each connection. */
@@ -163,7 +165,7 @@ export interface ChatUser {
   userId: string;
   /** The name the page asked for in `?username=`, used at the welcome when it is free. */
   wantedName: string | undefined;
-  /** The `?since=<id>&epoch=<epoch>` of the upgrade: the last message the client saw. */
+  /** The client's position in the room from the upgrade (`?resume=`, or an older page's `?since=&epoch=`). */
   since: Position | number | undefined;
   /** This connection's own rate limits, one window per kind. */
   windows: Record<ChatMessageKind, SlidingWindow>;

@@ -21,6 +21,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { type ControllerStats, StatCounters } from "./stats.ts";
 import type { NativePublisher, Transport, TransportEvents } from "./transport.ts";
 import type { UpgradeRequest, UpgradeResult } from "./upgrade.ts";
+import { reconnectFrame } from "./wire/server-frames.ts";
 
 /** The hooks a hub calls: every hook of a controller. */
 export interface ControllerHooks<UserData> extends HookTarget<UserData> {
@@ -543,10 +544,16 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
     }
   }
 
-  /** Closes every connection and resolves once each one's onDisconnect has run. */
-  async shutdown(code: number, reason: string, timeout: number): Promise<void> {
+  /**
+   * Closes every connection and resolves once each one's onDisconnect has
+   * run; with `reconnectWithin`, each is first told when to come back.
+   */
+  async shutdown(code: number, reason: string, timeout: number, reconnectWithin: number | undefined): Promise<void> {
     this.#shuttingDown = true;
-    for (const session of [...this.connections.values()]) session.beginClose(code, reason, timeout);
+    for (const session of [...this.connections.values()]) {
+      if (reconnectWithin !== undefined && session.readyState === 1) session.sendText(reconnectFrame(Math.random() * reconnectWithin));
+      session.beginClose(code, reason, timeout);
+    }
     if (this.#live > 0) {
       // Stragglers are terminated at `timeout`; the extra second bounds onDisconnect hooks that never settle.
       let timer: TimerHandle | undefined;

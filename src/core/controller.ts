@@ -39,10 +39,18 @@ export interface ShutdownOptions {
   reason?: string;
   /** Milliseconds to wait for clients to answer before terminating them (default: the controller's `closeTimeout`). */
   timeout?: number;
+  /**
+   * Spreads the reconnects after a restart or deploy: each connection is
+   * first sent a `reconnect` frame of the wire protocol with its own delay,
+   * drawn uniformly from 0 to this many milliseconds, which
+   * `switchboard/client` waits exactly. Default: none sent (clients use their
+   * own backoff).
+   */
+  reconnectWithin?: number;
 }
 
 const BROADCAST_KEYS: ReadonlySet<string> = new Set(["room", "except", "record"]);
-const SHUTDOWN_KEYS: ReadonlySet<string> = new Set(["code", "reason", "timeout"]);
+const SHUTDOWN_KEYS: ReadonlySet<string> = new Set(["code", "reason", "timeout", "reconnectWithin"]);
 
 /**
  * One WebSocket endpoint: extend it, override the hooks you need, and hand an
@@ -303,7 +311,10 @@ export class WebSocketController<UserData = undefined> {
       const { code = CloseCode.GoingAway, reason = "Server shutting down" } = options;
       checkCloseFrame("shut down", code, reason);
       const timeout = checkNumber("shut down", "timeout", options.timeout, this.#hub.options.closeTimeout, { min: 0 });
-      return this.#hub.shutdown(code, reason, timeout);
+      const reconnectWithin = options.reconnectWithin === undefined
+        ? undefined
+        : checkNumber("shut down", "reconnectWithin", options.reconnectWithin, 0, { min: 0 });
+      return this.#hub.shutdown(code, reason, timeout, reconnectWithin);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -9,7 +9,7 @@
 import { isWirePosition, MAX_RESUME_ROOMS, RESUME_PARAM, type WirePosition } from "./frames.ts";
 
 /** The longest `resume` value read; a longer one is ignored whole (it came from no client of ours). */
-export const MAX_RESUME_LENGTH = 16 * 1024;
+export const MAX_RESUME_LENGTH: number = 16 * 1024;
 
 /** The `resume` value for `positions`: JSON `{"<room>":["<epoch>",<id>]}`. */
 export function encodeResume(positions: Iterable<readonly [string, WirePosition]>): string {
