@@ -31,6 +31,15 @@ export class ChatClient {
     return this.welcome.connectionId;
   }
 
+  /**
+   * The welcome's state of the client's room (`welcome.rooms[welcome.room]`):
+   * `messages` (the catch-up, oldest first), `resumed`, and `epoch`/`id`, the
+   * room's position after those messages.
+   */
+  get catchUp(): Json {
+    return this.welcome.rooms[this.welcome.room];
+  }
+
   send(value: unknown): void {
     this.ws.sendText(typeof value === "string" ? value : JSON.stringify(value));
   }
