@@ -48,6 +48,25 @@ describe("chat example: resuming with ?resume=", () => {
     await Promise.all([a.close(), upToDate.close()]);
   });
 
+  test("a position in no epoch (a room that had no log when the client came) resumes in the room's current epoch, as ?since=0 does", async (t) => {
+    const chat = await start(t, MANY);
+    const a = await chat.join("/chat/was-empty");
+    assert.deepEqual([a.catchUp.epoch, a.catchUp.id, a.catchUp.messages], ["", 0, []], "the position a client keeps for an empty room");
+    const sent = await fill(a, 3);
+    for (const query of [resume({ "was-empty": ["", 0] }), "since=0", "since=0&epoch="]) {
+      const b = await chat.join(`/chat/was-empty?${query}`);
+      assert.deepEqual(
+        [b.catchUp.resumed, b.catchUp.epoch, b.catchUp.id, b.catchUp.messages],
+        [true, sent[0]!.epoch, 3, sent],
+        `${decodeURIComponent(query)}: every message, as a resume (no resync)`,
+      );
+      await b.close();
+    }
+    const empty = await chat.join(`/chat/still-empty?${resume({ "still-empty": ["", 0] })}`);
+    assert.deepEqual([empty.catchUp.resumed, empty.catchUp.epoch, empty.catchUp.id, empty.catchUp.messages], [true, "", 0, []]);
+    await Promise.all([a.close(), empty.close()]);
+  });
+
   test("a stale epoch, another room's position or a malformed ?resume= gets the latest with resumed: false; ?resume= wins over ?since=", async (t) => {
     const chat = await start(t, MANY);
     const a = await chat.join("/chat/stale");

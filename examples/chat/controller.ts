@@ -123,8 +123,13 @@ export class ChatController extends WebSocketController<ChatUser> {
       return new Response("Cannot join room as its name must be 1 to 32 of a-z, 0-9, '-' and '_'\n", { status: 400 });
     }
     // The client's position in the room (the wire protocol's ?resume=); else an older page's
-    // ?since=<id>&epoch=<epoch>, where a bare id means the room's current epoch.
-    const since = readResume(request.query).get(room) ?? parsePosition(request.query.get("since"), request.query.get("epoch"));
+    // ?since=<id>&epoch=<epoch>, where a bare id means the room's current epoch. A position in no
+    // epoch (["", 0]: the room had no log when the client came) is read as that bare id too, as
+    // ?since=0&epoch= is: the client has nothing of the room, so whatever its log holds is new.
+    const resumed = readResume(request.query).get(room);
+    const since = resumed === undefined
+      ? parsePosition(request.query.get("since"), request.query.get("epoch"))
+      : resumed.epoch === "" ? resumed.id : resumed;
     // Without a valid session (an older page, a script) the user is its connection: set in onConnect.
     const session = request.query.get("session");
     const userId = session !== null && SESSION.test(session) ? await sessionUserId(session) : "";
