@@ -270,6 +270,28 @@ describe("chat example: acknowledged sends", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test("a refused key is not remembered: the same key sent again once the limit allows it is recorded, once", async (t) => {
+    const chat = await start(t, { rateLimit: { messages: 1, windowMs: 300 } });
+    const a = await chat.join(`/chat/retry?session=${ADA}`);
+    a.say("fills the window");
+    await a.expect("message");
+    a.send({ type: "chat", text: "retried", ack: "retry-1" });
+    await a.ack("retry-1", "rate_limited");
+    a.send({ type: "chat", text: "", ack: "retry-2" });
+    await a.ack("retry-2", "empty_text");
+    await delay(400); // the window is free again
+    a.send({ type: "chat", text: "retried", ack: "retry-1" });
+    assert.equal((await a.expect("message")).text, "retried", "what was refused is done now");
+    await a.ack("retry-1");
+    a.send({ type: "chat", text: "retried", ack: "retry-1" });
+    await a.ack("retry-1");
+    a.send({ type: "chat", text: "now with text", ack: "retry-2" });
+    await a.ack("retry-2", "rate_limited"); // refused for what it is now, not for what it was
+    await a.flush();
+    assert.equal(await chat.chat.history.count("retry"), 2, "recorded once");
+    await a.close();
+  });
+
   test("acked messages the chat refuses get ok: false with the error frame's code; without a key they get the error frames", async (t) => {
     const chat = await start(t, MANY);
     const a = await chat.join("/chat/refused");

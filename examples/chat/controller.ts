@@ -77,7 +77,7 @@ export class ChatController extends WebSocketController<ChatUser> {
   readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addresses: AddressBudgets;
   /**
-   * Acknowledged chat messages already recorded, by user: a page re-sends an
+   * Acknowledged chat messages already recorded (not refused ones), by user: a page re-sends an
    * unacknowledged one after a reconnect, and it is recorded once. In this
    * process's memory: a page that reconnects to another process within the
    * TTL could have it recorded twice (see the README).
@@ -205,10 +205,27 @@ export class ChatController extends WebSocketController<ChatUser> {
       return;
     }
     // Only a chat message is remembered by its key: it is the one whose repeat would show twice.
-    const { outcome } = fields.type === "chat"
-      ? await this.#sent.run(conn.userData.userId, ack, () => this.#handle(conn, fields))
-      : { outcome: await this.#handle(conn, fields) };
+    const outcome = fields.type === "chat" ? await this.#chatOnce(conn, ack, fields) : await this.#handle(conn, fields);
     if (conn.readyState === 1) conn.sendText(ackFrame(ack, outcome));
+  }
+
+  /**
+   * A chat message with an ack key, recorded at most once per key and user.
+   * Only a recorded one is remembered: a refusal did nothing, and a repeat of
+   * it (once the rate limit allows, say) is judged afresh. The dedupe forgets
+   * an effect that throws, so a refusal leaves it as one.
+   */
+  async #chatOnce(conn: Connection<ChatUser>, ack: string, fields: Record<string, unknown>): Promise<AckOutcome> {
+    try {
+      return (await this.#sent.run(conn.userData.userId, ack, async () => {
+        const outcome = await this.#handle(conn, fields);
+        if (!outcome.ok) throw new Refused(outcome);
+        return outcome;
+      })).outcome;
+    } catch (error) {
+      if (error instanceof Refused) return error.outcome;
+      throw error;
+    }
   }
 
   /** One chat frame: what it came to. */
@@ -432,6 +449,15 @@ export class ChatController extends WebSocketController<ChatUser> {
 }
 
 const OK: AckOutcome = Object.freeze({ ok: true });
+
+/** A refused acknowledged chat message, thrown out of the dedupe so that it does not remember the key. */
+class Refused extends Error {
+  readonly outcome: AckOutcome;
+  constructor(outcome: AckOutcome) {
+    super("refused");
+    this.outcome = outcome;
+  }
+}
 
 function refusal(code: ChatErrorCode, message: string): AckOutcome {
   return { ok: false, error: { code, message } };
