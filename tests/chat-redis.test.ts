@@ -107,8 +107,8 @@ describe("chat example on two processes sharing one Redis", { skip: noRedis }, (
     ada.ws.destroy(); // A's connection is gone, without a close frame
     const missed = await fill(grace, 4, "missed");
     const back = await b.join(`${path}&since=${last.id}&epoch=${last.epoch}`);
-    assert.equal(back.welcome.resumed, true);
-    assert.deepEqual(back.welcome.history, missed, "exactly the missed messages, as B's clients got them");
+    assert.equal(back.catchUp.resumed, true);
+    assert.deepEqual(back.catchUp.messages, missed, "exactly the missed messages, as B's clients got them");
     assert.deepEqual([back.welcome.userId, back.welcome.username], [ada.welcome.userId, "Ada"], "the same user, with its name");
     assert.deepEqual(sortedNames(back.welcome.users), ["Ada", grace.welcome.username].sort());
     grace.say("after");
@@ -204,7 +204,7 @@ describe("chat example on two processes sharing one Redis", { skip: noRedis }, (
       assert.equal((await within(ada.ws.closed, 10_000, "the close")).code, 1001);
       assertCleanExit(await exiting);
       const moved = await join(second!, `chat/real?session=${session("ada")}&since=${atAda.id}&epoch=${atAda.epoch}`);
-      assert.deepEqual([moved.welcome.resumed, moved.welcome.username, moved.welcome.history], [true, "Ada", []]);
+      assert.deepEqual([moved.welcome.rooms.real.resumed, moved.welcome.username, moved.welcome.rooms.real.messages], [true, "Ada", []]);
       await assert.rejects(grace.ws.nextMessage(300), /no message within/, "no user_left, no user_joined");
       assertCleanExit(await processes[1]!.stop());
     } finally {

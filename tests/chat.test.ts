@@ -86,7 +86,8 @@ describe("chat example: joining", () => {
     const chat = await start(t);
     const a = await chat.join("/chat");
     const w = a.welcome;
-    assert.deepEqual(Object.keys(w).sort(), ["connectionId", "epoch", "history", "resumed", "room", "timestamp", "type", "userCount", "userId", "username", "users"]);
+    assert.deepEqual(Object.keys(w).sort(), ["connectionId", "room", "rooms", "timestamp", "type", "userCount", "userId", "username", "users"]);
+    assert.deepEqual(Object.keys(w.rooms), ["general"], "the protocol's rooms: the one room of the connection");
     assert.equal(w.room, "general");
     assert.match(w.username, GUEST);
     assert.equal(typeof w.connectionId, "string");
@@ -94,9 +95,11 @@ describe("chat example: joining", () => {
     assert.equal(w.userId, w.connectionId, "without ?session= the user is its connection");
     assert.equal(w.userCount, 1);
     assert.deepEqual(w.users, [{ userId: w.userId, username: w.username }]);
-    assert.deepEqual(w.history, []);
-    assert.equal(w.resumed, false);
-    assert.equal(w.epoch, "", "a room without messages has no epoch yet");
+    assert.deepEqual(Object.keys(a.catchUp).sort(), ["epoch", "id", "messages", "resumed"]);
+    assert.deepEqual(a.catchUp.messages, []);
+    assert.equal(a.catchUp.resumed, false);
+    assert.equal(a.catchUp.epoch, "", "a room without messages has no epoch yet");
+    assert.equal(a.catchUp.id, 0, "nor any id");
     assertIso(w.timestamp);
 
     const b = await chat.join("/chat");
@@ -523,17 +526,18 @@ describe("chat example: limits", () => {
 });
 
 describe("chat example: catch-up", () => {
-  test("welcome.history holds the room's last 100 messages, oldest first, as objects", async (t) => {
+  test("welcome.rooms[room].messages holds the room's last 100 messages, oldest first, as objects", async (t) => {
     const chat = await start(t, MANY);
     const a = await chat.join("/chat/history");
     const sent = await fill(a, 130);
     const b = await chat.join("/chat/history");
-    assert.equal(b.welcome.resumed, false);
-    assert.equal(b.welcome.history.length, 100);
-    assert.deepEqual(b.welcome.history, sent.slice(30), "the very message objects that were broadcast, ids 31 to 130");
-    assert.deepEqual(b.welcome.history.map((m: Json) => m.id), Array.from({ length: 100 }, (_, i) => i + 31));
+    assert.equal(b.catchUp.resumed, false);
+    assert.equal(b.catchUp.messages.length, 100);
+    assert.deepEqual(b.catchUp.messages, sent.slice(30), "the very message objects that were broadcast, ids 31 to 130");
+    assert.deepEqual(b.catchUp.messages.map((m: Json) => m.id), Array.from({ length: 100 }, (_, i) => i + 31));
+    assert.deepEqual([b.catchUp.epoch, b.catchUp.id], [sent[0]!.epoch, 130], "the room's position after them");
     const other = await chat.join("/chat/history-2");
-    assert.deepEqual(other.welcome.history, [], "history is per room");
+    assert.deepEqual(other.catchUp.messages, [], "history is per room");
     await Promise.all([a.close(), b.close(), other.close()]);
   });
 
@@ -543,16 +547,16 @@ describe("chat example: catch-up", () => {
     const sent = await fill(a, 10);
     for (const since of [0, 1, 7, 9]) {
       const b = await chat.join(`/chat/resume?since=${since}`);
-      assert.equal(b.welcome.resumed, true, `since=${since}`);
-      assert.deepEqual(b.welcome.history, sent.slice(since), `since=${since}`);
+      assert.equal(b.catchUp.resumed, true, `since=${since}`);
+      assert.deepEqual(b.catchUp.messages, sent.slice(since), `since=${since}`);
       await b.close();
     }
     const upToDate = await chat.join("/chat/resume?since=10");
-    assert.equal(upToDate.welcome.resumed, true);
-    assert.deepEqual(upToDate.welcome.history, [], "nothing missed: an empty list");
+    assert.equal(upToDate.catchUp.resumed, true);
+    assert.deepEqual(upToDate.catchUp.messages, [], "nothing missed: an empty list");
     const empty = await chat.join("/chat/empty-room?since=0");
-    assert.equal(empty.welcome.resumed, true);
-    assert.deepEqual(empty.welcome.history, []);
+    assert.equal(empty.catchUp.resumed, true);
+    assert.deepEqual(empty.catchUp.messages, []);
     await Promise.all([a.close(), upToDate.close(), empty.close()]);
   });
 
@@ -563,7 +567,7 @@ describe("chat example: catch-up", () => {
     const oldEpoch: string = old[0]!.epoch;
     assert.ok(old.every((m) => m.epoch === oldEpoch), "one epoch for the room's messages");
     const same = await chat.join(`/chat/epochs?since=3&epoch=${oldEpoch}`);
-    assert.deepEqual([same.welcome.resumed, same.welcome.epoch, same.welcome.history], [true, oldEpoch, old.slice(3)]);
+    assert.deepEqual([same.catchUp.resumed, same.catchUp.epoch, same.catchUp.id, same.catchUp.messages], [true, oldEpoch, 5, old.slice(3)]);
     await same.close();
 
     // The room's log starts over, as after a restart, an eviction or a failover: a new epoch,
@@ -577,15 +581,16 @@ describe("chat example: catch-up", () => {
     // client saw as 2, so it must get the latest, not "new3" as a resume.
     for (const query of [`since=5&epoch=${oldEpoch}`, `since=2&epoch=${oldEpoch}`, `since=0&epoch=${oldEpoch}`, "since=1&epoch=never-issued"]) {
       const stale = await chat.join(`/chat/epochs?${query}`);
-      assert.equal(stale.welcome.resumed, false, query);
-      assert.equal(stale.welcome.epoch, newEpoch, query);
-      assert.deepEqual(stale.welcome.history, fresh, `${query}: the latest history`);
+      assert.equal(stale.catchUp.resumed, false, query);
+      assert.equal(stale.catchUp.epoch, newEpoch, query);
+      assert.equal(stale.catchUp.id, 3, query);
+      assert.deepEqual(stale.catchUp.messages, fresh, `${query}: the latest history`);
       await stale.close();
     }
     const resumed = await chat.join(`/chat/epochs?since=1&epoch=${newEpoch}`);
-    assert.deepEqual([resumed.welcome.resumed, resumed.welcome.history], [true, fresh.slice(1)]);
+    assert.deepEqual([resumed.catchUp.resumed, resumed.catchUp.messages], [true, fresh.slice(1)]);
     const bare = await chat.join("/chat/epochs?since=2");
-    assert.deepEqual([bare.welcome.resumed, bare.welcome.history], [true, fresh.slice(2)], "a bare id is read in the current epoch");
+    assert.deepEqual([bare.catchUp.resumed, bare.catchUp.messages], [true, fresh.slice(2)], "a bare id is read in the current epoch");
     await Promise.all([a.close(), resumed.close(), bare.close()]);
   });
 
@@ -595,12 +600,12 @@ describe("chat example: catch-up", () => {
     const sent = await fill(a, 105);
     const latest = sent.slice(5);
     const fillable = await chat.join("/chat/gap?since=5");
-    assert.equal(fillable.welcome.resumed, true, "100 missed: still in the history");
-    assert.deepEqual(fillable.welcome.history, latest);
+    assert.equal(fillable.catchUp.resumed, true, "100 missed: still in the history");
+    assert.deepEqual(fillable.catchUp.messages, latest);
     for (const since of ["4", "0", "106", "999999", "-1", "abc", "1.5", "", "1e3"]) {
       const b = await chat.join(`/chat/gap?since=${since}`);
-      assert.equal(b.welcome.resumed, false, `since=${since}`);
-      assert.deepEqual(b.welcome.history, latest, `since=${since}`);
+      assert.equal(b.catchUp.resumed, false, `since=${since}`);
+      assert.deepEqual(b.catchUp.messages, latest, `since=${since}`);
       await b.close();
     }
     await Promise.all([a.close(), fillable.close()]);
@@ -623,8 +628,8 @@ describe("chat example: catch-up", () => {
     const rejoin = chat.join(`/chat/race?since=${lastSeen}`);
     for (let i = 20; i < 40; i++) b.say(`during ${i}`);
     const again = await rejoin;
-    assert.equal(again.welcome.resumed, true);
-    const ids: number[] = again.welcome.history.map((m: Json) => m.id);
+    assert.equal(again.catchUp.resumed, true);
+    const ids: number[] = again.catchUp.messages.map((m: Json) => m.id);
     while (ids.at(-1) !== lastSeen + 40) {
       const message = await again.next();
       if (message.type === "message") ids.push(message.id);
@@ -661,7 +666,7 @@ describe("chat example: catch-up", () => {
       await delay(10); // the catch-up read is under way
       b.say(`during ${path}`);
       const a = await joining;
-      const texts: string[] = a.welcome.history.map((m: Json) => m.text);
+      const texts: string[] = a.catchUp.messages.map((m: Json) => m.text);
       while (!texts.includes(`during ${path}`)) texts.push((await a.nextOf("message")).text);
       b.say(`after ${path}`);
       texts.push((await a.nextOf("message")).text);
@@ -676,7 +681,7 @@ describe("chat example: catch-up", () => {
     await b.close();
   });
 
-  test("onResync starts the connection again in-band: a new welcome with the latest history, the same user, nobody told", async (t) => {
+  test("onResync starts the room again in-band: a joined frame with resumed: false and the latest history, the same user, nobody told", async (t) => {
     const chat = await start(t, { ...MANY, presenceGrace: 5_000 });
     const a = await chat.join("/chat/resync?session=ada-0123456789abcdef&username=Ada");
     const b = await chat.join("/chat/resync");
@@ -685,11 +690,16 @@ describe("chat example: catch-up", () => {
     for (const message of sent) assert.deepEqual(await a.expect("message"), message);
     const conn = chat.chat.connections.get(a.id)!;
     await chat.chat.onResync(conn, "resync", { epoch: sent[0]!.epoch, id: 3 });
-    const again = await a.expect("welcome");
-    assert.deepEqual([again.connectionId, again.userId, again.username, again.resumed], [a.id, a.welcome.userId, "Ada", false]);
-    assert.deepEqual(again.history, sent, "the room's latest, to show instead");
+    const again = await a.expect("joined");
+    assert.deepEqual(Object.keys(again).sort(), ["epoch", "id", "messages", "resumed", "room", "type"]);
+    assert.deepEqual([again.room, again.resumed, again.epoch, again.id], ["resync", false, sent[0]!.epoch, 3]);
+    assert.deepEqual(again.messages, sent, "the room's latest, to show instead");
     b.say("after");
-    assert.equal((await a.expect("message")).text, "after", "live messages go on, once");
+    const after = await a.expect("message");
+    assert.deepEqual([after.text, after.id, after.username], ["after", 4, b.welcome.username], "live messages go on from the joined position, once");
+    a.say("still Ada");
+    const own = await a.expect("message");
+    assert.deepEqual([own.connectionId, own.userId, own.username], [a.id, a.welcome.userId, "Ada"], "the same connection and user");
     assert.deepEqual((await b.until((m) => m.type === "message")).map((m) => m.type), ["message"], "b heard no leave or join");
     await Promise.all([a.close(), b.close()]);
   });
@@ -764,8 +774,8 @@ async function readWhileReconnecting(
   while (last?.id !== total && sessions < 200) {
     const client: ChatClient = await chat.join(last ? `${path}?since=${last.id}&epoch=${last.epoch}` : path);
     sessions++;
-    if (last && client.welcome.resumed) resumes++;
-    for (const message of client.welcome.history) read(message);
+    if (last && client.catchUp.resumed) resumes++;
+    for (const message of client.catchUp.messages) read(message);
     for (let wanted = take(); wanted > 0 && last?.id !== total;) {
       const message = await client.next();
       if (message.type !== "message") continue;

@@ -55,7 +55,8 @@ describe("RedisDedupe", { skip: noRedis }, () => {
     assert.deepEqual([(await first).duplicate, second.duplicate, runs], [false, true, 1]);
     const refused = { ok: false as const, error: { code: "rate_limited", message: "wait" } };
     await here!.run("user", "k2", () => refused);
-    assert.deepEqual(await there!.run("user", "k2", effect), { outcome: refused, duplicate: true });
+    assert.deepEqual(await there!.run("user", "k2", () => ({ ok: true })), { outcome: { ok: true }, duplicate: false }, "a refusal is judged afresh");
+    assert.deepEqual(await here!.run("user", "k2", effect), { outcome: { ok: true }, duplicate: true });
   });
 
   test("a claim whose process died during the effect is freed at its lease, and the repeat runs it", async () => {

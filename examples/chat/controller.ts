@@ -79,10 +79,10 @@ export class ChatController extends WebSocketController<ChatUser> {
   readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
   readonly #addresses: AddressBudgets;
   /**
-   * Acknowledged chat messages already recorded, by user: a page re-sends an
-   * unacknowledged one after a reconnect, and it is recorded once. Shared by
-   * every process when it is a `RedisDedupe` (as `npm run chat` with
-   * `REDIS_URL` makes it).
+   * Acknowledged chat messages already recorded (not refused ones), by
+   * user: a page re-sends an unacknowledged one after a reconnect, and it is
+   * recorded once. Shared by every process when it is a `RedisDedupe` (as
+   * `npm run chat` with `REDIS_URL` makes it).
    */
   readonly #sent: Dedupe;
   #stopping = false;
@@ -126,8 +126,13 @@ export class ChatController extends WebSocketController<ChatUser> {
       return new Response("Cannot join room as its name must be 1 to 32 of a-z, 0-9, '-' and '_'\n", { status: 400 });
     }
     // The client's position in the room (the wire protocol's ?resume=); else an older page's
-    // ?since=<id>&epoch=<epoch>, where a bare id means the room's current epoch.
-    const since = readResume(request.query).get(room) ?? parsePosition(request.query.get("since"), request.query.get("epoch"));
+    // ?since=<id>&epoch=<epoch>, where a bare id means the room's current epoch. A position in no
+    // epoch (["", 0]: the room had no log when the client came) is read as that bare id too, as
+    // ?since=0&epoch= is: the client has nothing of the room, so whatever its log holds is new.
+    const resumed = readResume(request.query).get(room);
+    const since = resumed === undefined
+      ? parsePosition(request.query.get("since"), request.query.get("epoch"))
+      : resumed.epoch === "" ? resumed.id : resumed;
     // Without a valid session (an older page, a script) the user is its connection: set in onConnect.
     const session = request.query.get("session");
     const userId = session !== null && SESSION.test(session) ? await sessionUserId(session) : "";
@@ -189,8 +194,13 @@ export class ChatController extends WebSocketController<ChatUser> {
         return;
       case "join":
       case "leave":
-        conn.sendText(leftFrame(frame.room, "Cannot join or leave rooms in-band: connect to /chat/<room>"));
-        return;
+        // One room per connection: another room is not joined (`left` says so, and is true), and
+        // the connection's own is neither joined again nor left (an error, as `left` would be false).
+        if (frame.room !== conn.userData.room) {
+          conn.sendText(leftFrame(frame.room, "Cannot join or leave rooms in-band: connect to /chat/<room>"));
+          return;
+        }
+        return this.#reject(conn, "invalid_frame", `Cannot ${frame.kind} this connection's own room in-band: close it, or connect to /chat/<room>`);
       case "invalid":
         return this.#reject(conn, "invalid_frame", frame.reason);
     }
@@ -203,6 +213,7 @@ export class ChatController extends WebSocketController<ChatUser> {
       return;
     }
     // Only a chat message is remembered by its key: it is the one whose repeat would show twice.
+    // A refused one is not (the dedupe keeps only what was done): its repeat is judged afresh.
     const { outcome } = fields.type === "chat"
       ? await this.#sent.run(conn.userData.userId, ack, () => this.#handle(conn, fields))
       : { outcome: await this.#handle(conn, fields) };
@@ -430,6 +441,7 @@ export class ChatController extends WebSocketController<ChatUser> {
 }
 
 const OK: AckOutcome = Object.freeze({ ok: true });
+
 
 function refusal(code: ChatErrorCode, message: string): AckOutcome {
   return { ok: false, error: { code, message } };

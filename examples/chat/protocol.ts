@@ -17,7 +17,7 @@ export const USERNAME: RegExp = /^[\p{L}\p{Nd} _.\-]{1,32}$/u;
 export const SESSION: RegExp = /^[A-Za-z0-9_-]{16,64}$/;
 /** Characters (code points) in one chat message, after trimming. */
 export const MAX_TEXT_LENGTH = 2000;
-/** Messages a new connection gets in `welcome.history`, and messages kept per room. */
+/** Messages a new connection gets in its welcome (`rooms[room].messages`), and messages kept per room. */
 export const HISTORY_SIZE = 100;
 /** Milliseconds an acknowledged chat message's key is remembered: a page re-sending it within them gets it recorded once. */
 export const DEDUPE_TTL: number = 10 * 60_000;
@@ -30,7 +30,7 @@ export const MAX_MESSAGE_BYTES: number = 10 * 1024;
  */
 export const DIRECTORY = "#rooms";
 
-/** A chat message as the server sends it, in `message` and in `welcome.history`. */
+/** A chat message as the server sends it, live and in the messages of a `welcome` or `joined`. */
 export interface ChatMessage {
   type: "message";
   /** The room's history id; ids increase by one within an epoch. */

@@ -118,7 +118,8 @@ export class RedisDedupe implements Dedupe {
       await RELEASE.run(this.#client, [name], [claim]).catch(() => undefined); // else it frees itself at the lease
       throw error;
     }
-    await FINISH.run(this.#client, [name], [claim, DONE + JSON.stringify(outcome), this.#ttl]);
+    if (outcome.ok) await FINISH.run(this.#client, [name], [claim, DONE + JSON.stringify(outcome), this.#ttl]);
+    else await RELEASE.run(this.#client, [name], [claim]); // a refusal did nothing: a repeat is judged afresh
     return { outcome, duplicate: false };
   }
 }

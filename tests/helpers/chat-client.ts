@@ -31,6 +31,15 @@ export class ChatClient {
     return this.welcome.connectionId;
   }
 
+  /**
+   * The welcome's state of the client's room (`welcome.rooms[welcome.room]`):
+   * `messages` (the catch-up, oldest first), `resumed`, and `epoch`/`id`, the
+   * room's position after those messages.
+   */
+  get catchUp(): Json {
+    return this.welcome.rooms[this.welcome.room];
+  }
+
   send(value: unknown): void {
     this.ws.sendText(typeof value === "string" ? value : JSON.stringify(value));
   }
@@ -76,6 +85,31 @@ export class ChatClient {
     assert.equal(typeof message.message, "string");
     assert.ok(message.message.length > 0);
     return message;
+  }
+
+  /**
+   * The next message, which must be the `ack` of `key`: `{type, key, ok: true}`
+   * exactly, or, given `code`, a refusal `{type, key, ok: false, error: {code, message}}`.
+   */
+  async ack(key: string, code?: string): Promise<Json> {
+    const message = await this.expect("ack");
+    if (code === undefined) {
+      assert.deepEqual(message, { type: "ack", key, ok: true });
+      return message;
+    }
+    assert.deepEqual(Object.keys(message).sort(), ["error", "key", "ok", "type"], JSON.stringify(message));
+    assert.deepEqual([message.key, message.ok], [key, false]);
+    assert.deepEqual(Object.keys(message.error).sort(), ["code", "message"]);
+    assert.equal(message.error.code, code, `expected refusal ${code}, got ${JSON.stringify(message)}`);
+    assert.equal(typeof message.error.message, "string");
+    assert.ok(message.error.message.length > 0);
+    return message;
+  }
+
+  /** Sends a ping; the next message must be its pong: nothing else was on its way to this client. */
+  async flush(): Promise<void> {
+    this.send({ type: "ping" });
+    assert.deepEqual(await this.next(), { type: "pong" }, "nothing before the pong");
   }
 
   close(): Promise<unknown> {

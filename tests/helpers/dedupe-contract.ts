@@ -34,9 +34,19 @@ export function dedupeContract(name: string, subject: DedupeSubject, options: { 
       assert.deepEqual(await dedupe.run("u:1", "k", effect), { outcome: OK, duplicate: false }, "'u:1'+'k' is not 'u'+'1:k'");
       assert.deepEqual(await dedupe.run("u", "1:k", effect), { outcome: OK, duplicate: false });
       assert.equal(runs, 5);
+    });
+
+    test("a refusal is not remembered: it did nothing, and its repeat is judged afresh", async () => {
+      const dedupe = await subject.make({});
       const refused: AckOutcome = { ok: false, error: { code: "rate_limited", message: "wait" } };
-      await dedupe.run("u1", "r", () => refused);
-      assert.deepEqual((await dedupe.run("u1", "r", effect)).outcome, refused, "a refusal is an outcome too");
+      assert.deepEqual(await dedupe.run("u", "r", () => refused), { outcome: refused, duplicate: false });
+      assert.deepEqual(await dedupe.run("u", "r", () => OK), { outcome: OK, duplicate: false });
+      assert.deepEqual(await dedupe.run("u", "r", () => refused), { outcome: OK, duplicate: true });
+      let runs = 0;
+      const slowRefusal = async () => (runs++, await delay(50), refused);
+      const both = await Promise.all([dedupe.run("u", "s", slowRefusal), delay(10).then(() => dedupe.run("u", "s", slowRefusal))]);
+      assert.deepEqual(both.map((r) => r.duplicate), [false, false], "the waiting repeat ran it itself");
+      assert.equal(runs, 2);
     });
 
     test("a repeat while the first runs waits for it and does not run the effect", async () => {

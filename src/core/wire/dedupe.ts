@@ -19,7 +19,9 @@ export interface DedupeResult {
 /**
  * Runs an effect at most once per idempotency key. A repeat of a key whose
  * effect is done gets its outcome; a repeat while it is running waits for it.
- * An effect that throws is not remembered: the next repeat runs it again.
+ * Only `{ ok: true }` is remembered: an effect that refused (`ok: false`, as
+ * when rate limited) did nothing, and one that threw may not have, so a
+ * repeat of either runs it again.
  */
 export interface Dedupe {
   /**
@@ -102,17 +104,22 @@ export class MemoryDedupe implements Dedupe {
       if (seen === undefined) break;
       if (seen.outcome !== undefined) return { outcome: seen.outcome, duplicate: true };
       try {
-        return { outcome: await seen.done, duplicate: true };
+        const outcome = await seen.done;
+        if (outcome.ok) return { outcome, duplicate: true };
       } catch {
-        // The first run threw and was forgotten: this repeat runs it (or waits for another that does).
+        // As for a refusal: forgotten, and run again below.
       }
+      // The first run was refused or threw, and is forgotten: this repeat runs it (or waits for another that does).
+      if (this.#keys.get(id) === seen) this.#keys.delete(id);
     }
     const remembered: Remembered = { expires: Date.now() + this.#ttl, done: runEffect(effect), outcome: undefined };
     this.#keys.set(id, remembered);
     while (this.#keys.size > this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
     try {
-      remembered.outcome = await remembered.done;
-      return { outcome: remembered.outcome, duplicate: false };
+      const outcome = await remembered.done;
+      if (outcome.ok) remembered.outcome = outcome;
+      else if (this.#keys.get(id) === remembered) this.#keys.delete(id);
+      return { outcome, duplicate: false };
     } catch (error) {
       if (this.#keys.get(id) === remembered) this.#keys.delete(id);
       throw error;
