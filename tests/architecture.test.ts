@@ -1,7 +1,9 @@
 /**
  * The shape of the source, checked: no import cycle anywhere in `src/`, and
  * the runtime adapters reach the core only through the adapter contract
- * (`src/adapter/`), so that an adapter can be written outside the project.
+ * (`src/adapter/`), so that an adapter can be written outside the project;
+ * and `switchboard/client` takes from the core only the pure wire modules,
+ * so that its browser bundle stays small and dependency-free.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -57,5 +59,18 @@ describe("architecture", () => {
       graph.get(file)!.filter((target) => target.startsWith(join(src, "core"))).map((target) => `${name(file)} -> ${name(target)}`)
     );
     assert.deepEqual(reaching, []);
+  });
+  test("switchboard/client imports nothing of src/ but itself and the pure wire modules", () => {
+    const client = files.filter((file) => file.startsWith(join(src, "client")));
+    assert.ok(client.length >= 8, `read ${client.length} client files`);
+    const wire = ["frames.ts", "resume.ts", "close-class.ts"].map((f) => join(src, "core", "wire", f));
+    const reaching = client.flatMap((file) =>
+      graph.get(file)!.filter((target) => !target.startsWith(join(src, "client")) && !wire.includes(target))
+        .map((target) => `${name(file)} -> ${name(target)}`)
+    );
+    assert.deepEqual(reaching, []);
+    // The wire modules the client takes in must stay dependency-free themselves.
+    const wireReaching = wire.flatMap((file) => graph.get(file)!.filter((t) => !wire.includes(t)).map((t) => `${name(file)} -> ${name(t)}`));
+    assert.deepEqual(wireReaching, []);
   });
 });
