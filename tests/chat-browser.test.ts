@@ -156,7 +156,10 @@ class Pages {
   readonly errors: string[] = [];
   /** The WebSocket URLs each page opened, in order. */
   readonly sockets = new Map<Page, string[]>();
-  constructor(readonly browser: Browser) {}
+  readonly browser: Browser;
+  constructor(browser: Browser) {
+    this.browser = browser;
+  }
 
   /** One context each, so that one can go offline alone. */
   async open(url: string, viewport = { width: 960, height: 600 }): Promise<{ context: BrowserContext; page: Page }> {
