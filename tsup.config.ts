@@ -1,3 +1,4 @@
+import { copyFile } from "node:fs/promises";
 import { defineConfig } from "tsup";
 
 // One entry per public subpath; the keys name the files in dist/ that package.json exports.
@@ -10,6 +11,7 @@ export default defineConfig({
     hono: "src/adapters/hono/mod.ts",
     adapter: "src/adapter/mod.ts",
     redis: "src/redis/mod.ts",
+    client: "src/client/mod.ts",
   },
   format: ["esm", "cjs"],
   dts: true,
@@ -23,4 +25,7 @@ export default defineConfig({
   platform: "neutral",
   // Dependencies and the optional peers (hono, @hono/node-server) are loaded from node_modules, never bundled.
   external: ["ws", "regexparam", "hono", "@hono/node-server", /^node:/],
+  // The client's one-file browser build, committed and kept fresh by tests/client-bundle.test.ts
+  // (rebuild with `npm run build:client`), ships as dist/client.browser.js for pages with no build step.
+  onSuccess: () => copyFile("src/client/browser/switchboard-client.js", "dist/client.browser.js"),
 });
