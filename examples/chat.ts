@@ -21,8 +21,8 @@ import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { Hono } from "hono";
-import { currentRuntime, type Engine, serve, type Server } from "../mod.ts";
-import { RedisEngine } from "../src/redis/mod.ts";
+import { currentRuntime, type Dedupe, type Engine, serve, type Server } from "../mod.ts";
+import { RedisDedupe, RedisEngine } from "../src/redis/mod.ts";
 import { ChatController } from "./chat/controller.ts";
 import type { LobbyController } from "./chat/lobby.ts";
 import type { ChatOptions } from "./chat/protocol.ts";
@@ -139,7 +139,7 @@ export function listenConfig(
 const REDIS_START_TIMEOUT_MS = 10_000;
 
 /** A Redis engine on `url`, once its connections are up; its outages are logged to stderr. */
-async function connectRedis(url: string): Promise<{ engine: Engine; close(): Promise<void> }> {
+async function connectRedis(url: string): Promise<{ engine: Engine; dedupe: Dedupe; close(): Promise<void> }> {
   // Loaded only here, so that the chat runs without ioredis when REDIS_URL is not set.
   const { Redis } = await import("ioredis");
   // A command fails after one reconnect attempt rather than twenty (ioredis's default, over a minute):
@@ -166,7 +166,8 @@ async function connectRedis(url: string): Promise<{ engine: Engine; close(): Pro
   }
   engine.addEventListener("degraded", () => console.error(`chat: Redis is unreachable${lastError ? ` (${lastError})` : ""}; retrying`));
   engine.addEventListener("up", () => console.error("chat: Redis is back"));
-  return { engine, close };
+  // Acknowledged messages re-sent after a reconnect to another process are recorded once too.
+  return { engine, dedupe: new RedisDedupe({ client, prefix: "chat:sent:" }), close };
 }
 
 /** Deno without the permissions: the user refused them, or there was no terminal to ask on. */
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
     const listen = listenConfig(process.argv.slice(2), process.env);
     const url = process.env.REDIS_URL;
     if (url) redis = await connectRedis(url);
-    running = await startChat({ ...listen, engine: redis?.engine });
+    running = await startChat({ ...listen, engine: redis?.engine, dedupe: redis?.dedupe });
   } catch (error) {
     if (isPermissionError(error)) {
       console.error("chat: Deno needs network, read and env permissions: deno run --allow-net --allow-read --allow-env examples/chat.ts (or -A)");

@@ -13,6 +13,7 @@ import {
   type CatchUp,
   CloseCode,
   type Connection,
+  type Dedupe,
   joinedFrame,
   leftFrame,
   MemoryDedupe,
@@ -47,6 +48,7 @@ import {
   type ChatOptions,
   type ChatStats,
   type ChatUser,
+  DEDUPE_TTL,
   DEFAULT_ROOM,
   DIRECTORY,
   HISTORY_SIZE,
@@ -78,11 +80,11 @@ export class ChatController extends WebSocketController<ChatUser> {
   readonly #addresses: AddressBudgets;
   /**
    * Acknowledged chat messages already recorded, by user: a page re-sends an
-   * unacknowledged one after a reconnect, and it is recorded once. In this
-   * process's memory: a page that reconnects to another process within the
-   * TTL could have it recorded twice (see the README).
+   * unacknowledged one after a reconnect, and it is recorded once. Shared by
+   * every process when it is a `RedisDedupe` (as `npm run chat` with
+   * `REDIS_URL` makes it).
    */
-  readonly #sent = new MemoryDedupe({ ttl: 10 * 60_000 });
+  readonly #sent: Dedupe;
   #stopping = false;
 
   /** Creates the chat; see {@linkcode ChatOptions} for the defaults. A RangeError for a bad limit. */
@@ -102,6 +104,7 @@ export class ChatController extends WebSocketController<ChatUser> {
     this.#addresses = new AddressBudgets(this.#addressLimits, maxAddresses);
     const lobbyInterval = checkedNumber("lobbyInterval", options.lobbyInterval, DEFAULT_LOBBY_INTERVAL, 0, false);
     this.lobby = new LobbyController(this, lobbyInterval, options.engine);
+    this.#sent = options.dedupe ?? new MemoryDedupe({ ttl: DEDUPE_TTL });
   }
 
   /** Client addresses whose rate limits are kept now (bounded by `maxAddresses`). */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Engine, History, Position, RoomState } from "../../mod.ts";
+import type { Dedupe, Engine, History, Position, RoomState } from "../../mod.ts";
 import type { SlidingWindow } from "./limits.ts";
 
 /** The room of `/chat`. */
@@ -19,6 +19,8 @@ export const SESSION: RegExp = /^[A-Za-z0-9_-]{16,64}$/;
 export const MAX_TEXT_LENGTH = 2000;
 /** Messages a new connection gets in `welcome.history`, and messages kept per room. */
 export const HISTORY_SIZE = 100;
+/** Milliseconds an acknowledged chat message's key is remembered: a page re-sending it within them gets it recorded once. */
+export const DEDUPE_TTL: number = 10 * 60_000;
 /** Largest WebSocket message accepted; the library closes bigger ones with 1009. */
 export const MAX_MESSAGE_BYTES: number = 10 * 1024;
 /**
@@ -114,6 +116,14 @@ export interface ChatOptions {
    * is announced neither as gone nor as back. Default 5 000.
    */
   presenceGrace?: number;
+  /**
+   * Where the keys of acknowledged chat messages are remembered, so that a
+   * page re-sending one after a reconnect has it recorded once. Default: this
+   * process's memory, for {@linkcode DEDUPE_TTL}; with an engine, pass a
+   * `RedisDedupe` so that a page reconnecting to another process is
+   * deduplicated too.
+   */
+  dedupe?: Dedupe;
 }
 
 /** Who is in one room, as the lobby reports it. */

@@ -19,3 +19,5 @@
 export { RedisEngine } from "./engine.ts";
 export type { RedisEngineOptions } from "./engine.ts";
 export type { RedisArgument, RedisClient, RedisStatus } from "./client.ts";
+export { RedisDedupe } from "./dedupe.ts";
+export type { RedisDedupeOptions } from "./dedupe.ts";

@@ -1,7 +1,7 @@
 /**
- * Real server processes for the multi-process tests: the fixture
- * tests/fixtures/redis-feed-server.ts started under Bun, Deno or Node,
- * whichever runtime runs the test. Each is tracked by pid: stopped with
+ * Real server processes for the multi-process tests: a fixture of
+ * tests/fixtures/ (redis-feed-server.ts, wire-server.ts) started under Bun,
+ * Deno or Node, by default whichever runtime runs the test. Each is tracked by pid: stopped with
  * SIGTERM (then SIGKILL after a bound) in the test's `after`, or crashed
  * with `kill9()`, and, as a last resort, killed when the test process
  * exits. Only `node:child_process`, so it runs unchanged on all three.
@@ -19,7 +19,7 @@ import { connectOrThrow, type RawConnectOptions, type RawWebSocket } from "./raw
 export type Runtime = "bun" | "deno" | "node";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const fixture = path.join(root, "tests", "fixtures", "redis-feed-server.ts");
+const FEED_FIXTURE = "redis-feed-server.ts";
 
 /** How long a server may take to print its line; Deno and tsx compile the sources first. */
 const START_TIMEOUT_MS = 20_000;
@@ -58,8 +58,8 @@ export const runtimeBinaries: Readonly<Record<Runtime, string | undefined>> = {
   node: running === "node" ? process.execPath : onPath("node"),
 };
 
-/** The command line of the fixture under `runtime`, as scripts/test-runner/commands.mjs runs the tests. */
-function command(runtime: Runtime, redisPort: number): { cmd: string; args: string[] } {
+/** The command line of a fixture under `runtime`, as scripts/test-runner/commands.mjs runs the tests. */
+function command(runtime: Runtime, fixture: string, fixtureArgs: readonly string[]): { cmd: string; args: string[] } {
   const cmd = runtimeBinaries[runtime];
   if (!cmd) throw new Error(`no ${runtime} binary (looked in node_modules and on PATH)`);
   const args = {
@@ -69,7 +69,7 @@ function command(runtime: Runtime, redisPort: number): { cmd: string; args: stri
     // tsx runs the TypeScript, resolved from the repo (cwd), as the runner does.
     node: ["--import", "tsx", fixture],
   }[runtime];
-  return { cmd, args: [...args, String(redisPort)] };
+  return { cmd, args: [...args, ...fixtureArgs] };
 }
 
 /** What the fixture prints once listening. */
@@ -191,7 +191,23 @@ const live = new Set<ServerProcess>();
  * or prints nothing within the bound.
  */
 export function startFeedServer(t: TestContext, redisPort: number, runtime: Runtime = running, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const { cmd, args } = command(runtime, redisPort);
+  return startFixtureServer(t, FEED_FIXTURE, [String(redisPort)], runtime, env);
+}
+
+/**
+ * Starts `tests/fixtures/<name>` with `args` under `runtime`, and resolves
+ * once it has printed its line (`{"port","pid","runtime"}`), as
+ * {@linkcode startFeedServer} does.
+ */
+export function startFixtureServer(
+  t: TestContext,
+  name: string,
+  fixtureArgs: readonly string[],
+  runtime: Runtime = running,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const fixture = path.join(root, "tests", "fixtures", name);
+  const { cmd, args } = command(runtime, fixture, fixtureArgs);
   const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } });
   const stderr = { text: "" };
   let stdout = "";

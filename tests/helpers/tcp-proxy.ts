@@ -1,6 +1,7 @@
 /**
  * A TCP proxy on 127.0.0.1 that a test can break: cut every connection (a
- * link loss), refuse service for a while (an outage), or send new
+ * link loss), refuse service for a while (an outage), go silent without a
+ * close (a dead link, as when a laptop leaves the network), or send new
  * connections to another server (a failover behind a virtual IP). Only
  * `node:net`, so it runs unchanged on Node, Bun and Deno.
  */
@@ -17,6 +18,14 @@ export interface TcpProxy {
   block(): void;
   /** New connections are proxied again. */
   unblock(): void;
+  /**
+   * From now on nothing passes, and nothing is closed: current connections
+   * stop forwarding both ways, new ones are accepted and left hanging (a
+   * dead link). Until `unstall`.
+   */
+  stall(): void;
+  /** New connections are proxied again; the stalled ones stay dead (cut them with `cut`). */
+  unstall(): void;
   /** Cuts every connection and stops listening; idempotent. */
   close(): Promise<void>;
 }
@@ -31,14 +40,23 @@ function destroyBoth(client: Socket, upstream: Socket): void {
 export function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let target = targetPort;
   let blocked = false;
+  let stalled = false;
   /** Every proxied connection, as its two sockets. */
   const open = new Set<[Socket, Socket]>();
+  /** Connections accepted while stalled: never proxied, destroyed by `cut`. */
+  const hanging = new Set<Socket>();
 
   const server = createServer((client) => {
     // A reset or a write after the peer left is an expected end of a connection here, not an error.
     client.on("error", () => {});
     if (blocked) {
       client.destroy();
+      return;
+    }
+    if (stalled) {
+      client.pause();
+      hanging.add(client);
+      client.on("close", () => hanging.delete(client));
       return;
     }
     // Nothing is read from the client until the upstream connection is up: then pipe() starts both ways.
@@ -65,6 +83,8 @@ export function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       open.delete(pair);
       destroyBoth(...pair);
     }
+    for (const client of [...hanging]) client.destroy();
+    hanging.clear();
   };
 
   return new Promise((resolve, reject) => {
@@ -84,6 +104,18 @@ export function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         },
         unblock() {
           blocked = false;
+        },
+        stall() {
+          stalled = true;
+          for (const [client, upstream] of open) {
+            client.unpipe(upstream);
+            upstream.unpipe(client);
+            client.pause();
+            upstream.pause();
+          }
+        },
+        unstall() {
+          stalled = false;
         },
         close() {
           blocked = true;

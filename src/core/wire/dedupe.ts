@@ -111,7 +111,7 @@ export class MemoryDedupe implements Dedupe {
     this.#keys.set(id, remembered);
     while (this.#keys.size > this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
     try {
-      remembered.outcome = checkOutcome(await remembered.done);
+      remembered.outcome = await remembered.done;
       return { outcome: remembered.outcome, duplicate: false };
     } catch (error) {
       if (this.#keys.get(id) === remembered) this.#keys.delete(id);
@@ -128,14 +128,15 @@ export class MemoryDedupe implements Dedupe {
 }
 
 async function runEffect(effect: () => AckOutcome | Promise<AckOutcome>): Promise<AckOutcome> {
-  return checkOutcome(await effect());
+  return checkAckOutcome(await effect());
 }
 
-function checkOutcome(outcome: AckOutcome): AckOutcome {
+/** `outcome` as a plain copy if it is an {@linkcode AckOutcome}, else a TypeError: what an effect returned is stored and sent. */
+export function checkAckOutcome(outcome: AckOutcome): AckOutcome {
   const valid = outcome?.ok === true ||
     (outcome?.ok === false && typeof outcome.error?.code === "string" && typeof outcome.error.message === "string");
   if (!valid) {
     throw new TypeError(`Cannot deduplicate as the effect must return { ok: true } or { ok: false, error: { code, message } }: current value is ${describe(outcome)}`);
   }
-  return outcome;
+  return outcome.ok ? { ok: true } : { ok: false, error: { code: outcome.error.code, message: outcome.error.message } };
 }
