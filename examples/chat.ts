@@ -46,12 +46,24 @@ export type {
 
 // --- HTTP ------------------------------------------------------------------------
 
-/** The plain HTTP side: the page, `/health` and `/chat/stats`. */
-export function createApp(chat: ChatController, page: string): Hono {
+/**
+ * Where the page gets `switchboard/client`: the browser bundle committed in the repo, one ES
+ * module without imports, so that the chat runs from a checkout on every runtime with no build.
+ */
+export const CLIENT_SCRIPT_PATH = "/switchboard-client.js";
+const CLIENT_SCRIPT_FILE = new URL("../src/client/browser/switchboard-client.js", import.meta.url);
+
+/** The plain HTTP side: the page, the client it imports, `/health` and `/chat/stats`. */
+export function createApp(chat: ChatController, page: string, clientScript: string): Hono {
   const startedAt = Date.now();
   const app = new Hono();
   app.get("/", (c) => c.html(page));
   app.get("/chat/page", (c) => c.html(page));
+  app.get(CLIENT_SCRIPT_PATH, (c) => {
+    // no-cache: revalidated on each load, so a page never runs with a client older than the server's.
+    c.header("Cache-Control", "no-cache");
+    return c.body(clientScript, 200, { "Content-Type": "text/javascript; charset=utf-8" });
+  });
   app.get("/health", (c) => c.json({ status: "ok", uptime: Math.floor((Date.now() - startedAt) / 1000) }));
   app.get("/chat/stats", async (c) => {
     try {
@@ -82,7 +94,10 @@ export interface RunningChat {
 
 /** Starts the chat server with the adapter of the runtime this runs on. */
 export async function startChat(options: StartChatOptions = {}): Promise<RunningChat> {
-  const page = await readFile(new URL("./chat/index.html", import.meta.url), "utf8");
+  const [page, clientScript] = await Promise.all([
+    readFile(new URL("./chat/index.html", import.meta.url), "utf8"),
+    readFile(CLIENT_SCRIPT_FILE, "utf8"),
+  ]);
   const chat = new ChatController(options);
   const server = await serve({
     port: options.port ?? 8080,
@@ -94,7 +109,7 @@ export async function startChat(options: StartChatOptions = {}): Promise<Running
       "/chat/*": chat,
       "/lobby": chat.lobby,
     },
-    fetch: createApp(chat, page).fetch,
+    fetch: createApp(chat, page, clientScript).fetch,
   });
   return { server, chat, lobby: chat.lobby };
 }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
@@ -23,7 +24,7 @@ const CHAT_FILE = fileURLToPath(new URL("../examples/chat.ts", import.meta.url))
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 describe("chat example: HTTP", () => {
-  test("GET / and GET /chat/page serve the page", async (t) => {
+  test("GET / and GET /chat/page serve the page, and /switchboard-client.js the client it imports", async (t) => {
     const chat = await start(t);
     for (const path of ["/", "/chat/page", "/?room=games"]) {
       const response = await chat.get(path);
@@ -31,8 +32,14 @@ describe("chat example: HTTP", () => {
       assert.match(response.headers.get("content-type") ?? "", /^text\/html/i);
       const html = await response.text();
       assert.match(html, /^<!doctype html>/i);
-      assert.match(html, /new WebSocket\(/);
+      assert.match(html, /from "\/switchboard-client\.js"/);
     }
+    // The client the page imports: switchboard/client's browser bundle, as it is committed.
+    const script = await chat.get("/switchboard-client.js");
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get("content-type") ?? "", /^text\/javascript/);
+    assert.equal(script.headers.get("cache-control"), "no-cache");
+    assert.equal(await script.text(), await readFile(new URL("../src/client/browser/switchboard-client.js", import.meta.url), "utf8"));
     const missing = await chat.get("/nope");
     assert.equal(missing.status, 404);
     await missing.body?.cancel();

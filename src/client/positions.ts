@@ -14,9 +14,14 @@ import { isMessageFrame, isWirePosition, type MessageFrame, type RoomState, type
  */
 export type Verdict = "deliver" | "duplicate" | "gap";
 
-/** The verdict on `frame` for a client at `position` in its room (undefined: none yet, so anything is taken). */
+/**
+ * The verdict on `frame` for a client at `position` in its room (undefined: none yet, so anything
+ * is taken). At id 0 the room had no message yet (its epoch may be "" then, the epoch its first
+ * message starts is unknown until it comes): its first message, id 1, is taken whatever its epoch.
+ */
 export function judge(position: WirePosition | undefined, frame: MessageFrame): Verdict {
   if (position === undefined) return "deliver";
+  if (position.id === 0 && frame.epoch !== position.epoch) return frame.id === 1 ? "deliver" : "gap";
   if (frame.epoch !== position.epoch) return "gap";
   if (frame.id <= position.id) return "duplicate";
   return frame.id === position.id + 1 ? "deliver" : "gap";
@@ -38,7 +43,8 @@ export interface CatchUp {
  * epoch, resumed) or all of them (another epoch, a resync, no position).
  */
 export function catchUp(position: WirePosition | undefined, state: RoomState): CatchUp {
-  const resync = position !== undefined && !state.resumed;
+  // At id 0 the client had nothing of the room: nothing to replace, so no resync to tell.
+  const resync = position !== undefined && position.id > 0 && !state.resumed;
   const continues = position !== undefined && state.resumed && state.epoch === position.epoch;
   const messages = continues
     ? state.messages.filter((m) => m.epoch === position.epoch && m.id > position.id)

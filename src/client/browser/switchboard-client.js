@@ -308,12 +308,13 @@ function resolveOptions(options) {
 // src/client/positions.ts
 function judge(position, frame) {
   if (position === void 0) return "deliver";
+  if (position.id === 0 && frame.epoch !== position.epoch) return frame.id === 1 ? "deliver" : "gap";
   if (frame.epoch !== position.epoch) return "gap";
   if (frame.id <= position.id) return "duplicate";
   return frame.id === position.id + 1 ? "deliver" : "gap";
 }
 function catchUp(position, state) {
-  const resync = position !== void 0 && !state.resumed;
+  const resync = position !== void 0 && position.id > 0 && !state.resumed;
   const continues = position !== void 0 && state.resumed && state.epoch === position.epoch;
   const messages = continues ? state.messages.filter((m) => m.epoch === position.epoch && m.id > position.id) : state.messages;
   return { resync, messages, position: { epoch: state.epoch, id: state.id } };
