@@ -127,12 +127,10 @@ export class ChatController extends WebSocketController<ChatUser> {
     }
     // The client's position in the room (the wire protocol's ?resume=); else an older page's
     // ?since=<id>&epoch=<epoch>, where a bare id means the room's current epoch. A position in no
-    // epoch (["", 0]: the room had no log when the client came) is read as that bare id too, as
-    // ?since=0&epoch= is: the client has nothing of the room, so whatever its log holds is new.
-    const resumed = readResume(request.query).get(room);
-    const since = resumed === undefined
-      ? parsePosition(request.query.get("since"), request.query.get("epoch"))
-      : resumed.epoch === "" ? resumed.id : resumed;
+    // epoch (["", 0]: the room had no log when the client came) is not read as the current one:
+    // the room's log may have started and been lost since, so the answer is the latest, with
+    // resumed: false, which the client takes without a resync (it had nothing to replace).
+    const since = readResume(request.query).get(room) ?? parsePosition(request.query.get("since"), request.query.get("epoch"));
     // Without a valid session (an older page, a script) the user is its connection: set in onConnect.
     const session = request.query.get("session");
     const userId = session !== null && SESSION.test(session) ? await sessionUserId(session) : "";
