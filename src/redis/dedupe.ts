@@ -94,6 +94,7 @@ export class RedisDedupe implements Dedupe {
     this.#poll = checkNumber(action, "pollInterval", options.pollInterval, 50, { min: 1 });
   }
 
+  /** Runs `effect` unless `key` was done in `scope` within the TTL, on any process; see {@linkcode Dedupe.run}. */
   async run(scope: string, key: string, effect: () => AckOutcome | Promise<AckOutcome>): Promise<DedupeResult> {
     if (typeof scope !== "string") throw new TypeError(`Cannot deduplicate as 'scope' must be a string: current value is ${describe(scope)}`);
     if (typeof key !== "string") throw new TypeError(`Cannot deduplicate as 'key' must be a string: current value is ${describe(key)}`);

@@ -91,6 +91,7 @@ export class MemoryDedupe implements Dedupe {
     return this.#keys.size;
   }
 
+  /** Runs `effect` unless `key` was done in `scope` within the TTL; see {@linkcode Dedupe.run}. */
   async run(scope: string, key: string, effect: () => AckOutcome | Promise<AckOutcome>): Promise<DedupeResult> {
     if (typeof scope !== "string") throw new TypeError(`Cannot deduplicate as 'scope' must be a string: current value is ${describe(scope)}`);
     if (typeof key !== "string") throw new TypeError(`Cannot deduplicate as 'key' must be a string: current value is ${describe(key)}`);

@@ -43,10 +43,15 @@ export interface WirePosition {
  * string, a string and a positive integer.
  */
 export interface MessageFrame {
+  /** Always "message". */
   readonly type: "message";
+  /** The room it was recorded in. */
   readonly room: string;
+  /** The room's run of ids it belongs to. */
   readonly epoch: string;
+  /** Its id in the room: one more than the message before it, within the epoch. */
   readonly id: number;
+  /** The application's own fields. */
   readonly [field: string]: unknown;
 }
 
@@ -60,16 +65,23 @@ export interface MessageFrame {
  * epoch).
  */
 export interface RoomState {
+  /** The epoch of the room's position after `messages`. */
   readonly epoch: string;
+  /** The id of the room's position after `messages` (0: the room has none yet). */
   readonly id: number;
+  /** `true`: `messages` are exactly those after the position the client sent; `false`: the latest. */
   readonly resumed: boolean;
+  /** Recorded messages to take first, oldest first. */
   readonly messages: readonly MessageFrame[];
 }
 
 /** The server's first frame: the rooms it joined the connection to, and any fields of the application. */
 export interface WelcomeFrame {
+  /** Always "welcome". */
   readonly type: "welcome";
+  /** Each room the server joined the connection to, with where the client stands in it. */
   readonly rooms: Readonly<Record<string, RoomState>>;
+  /** The application's own fields. */
   readonly [field: string]: unknown;
 }
 
@@ -79,14 +91,19 @@ export interface WelcomeFrame {
  * room started again after the server lost its continuity (a resync).
  */
 export interface JoinedFrame extends RoomState {
+  /** Always "joined". */
   readonly type: "joined";
+  /** The room the connection is in from here. */
   readonly room: string;
 }
 
 /** The connection is no longer in `room`: a refused `join`, an answered `leave`, or the server's choice. */
 export interface LeftFrame {
+  /** Always "left". */
   readonly type: "left";
+  /** The room the connection is not in. */
   readonly room: string;
+  /** Why, for people. */
   readonly reason?: string;
 }
 
@@ -105,12 +122,15 @@ export type AckFrame =
 
 /** The answer to a client's `ping`. */
 export interface PongFrame {
+  /** Always "pong". */
   readonly type: "pong";
 }
 
 /** Sent just before a close: the client makes its next attempt after exactly `delay` milliseconds. */
 export interface ReconnectFrame {
+  /** Always "reconnect". */
   readonly type: "reconnect";
+  /** Milliseconds to wait before the next attempt. */
   readonly delay: number;
 }
 
@@ -121,19 +141,25 @@ export type ServerFrame = WelcomeFrame | MessageFrame | JoinedFrame | LeftFrame 
 
 /** Liveness: the client heard nothing for a while; the server answers with a {@linkcode PongFrame}. */
 export interface PingFrame {
+  /** Always "ping". */
   readonly type: "ping";
 }
 
 /** Asks to be in `room`, continuing from `since` when the client has a position there. */
 export interface JoinFrame {
+  /** Always "join". */
   readonly type: "join";
+  /** The room to join. */
   readonly room: string;
+  /** The client's position in the room, if it has one. */
   readonly since?: WirePosition;
 }
 
 /** Asks to be out of `room`. */
 export interface LeaveFrame {
+  /** Always "leave". */
   readonly type: "leave";
+  /** The room to leave. */
   readonly room: string;
 }
 

@@ -165,8 +165,8 @@ export function reconnectFrame(delay: number): string {
  * class Echo extends WebSocketController {
  *   override onTextMessage(conn: Connection, text: string) {
  *     const frame = parseClientFrame(text);
- *     if (frame.kind === "ping") return conn.sendText(PONG_FRAME);
- *     if (frame.kind === "message") conn.sendJson({ type: "echo", data: frame.data });
+ *     if (frame.kind === "ping") conn.sendText(PONG_FRAME);
+ *     else if (frame.kind === "message") conn.sendJson({ type: "echo", data: frame.data });
  *   }
  * }
  * ```
