@@ -121,6 +121,16 @@ describe("chat example: protocol frames", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  test("the lobby answers a ping with a pong, and ignores anything else", async (t) => {
+    const chat = await start(t);
+    const lobby = await chat.watchLobby();
+    assert.equal(lobby.welcome.type, "rooms_update");
+    lobby.send({ type: "chat", text: "ignored" });
+    lobby.send('{"type":"ping"}');
+    assert.deepEqual(await lobby.next(), { type: "pong" }, "the chat frame got no answer, the ping its pong");
+    await lobby.close();
+  });
+
   test("join and leave of another room are answered with left, of its own with invalid_frame (one room per connection); it stays in its room", async (t) => {
     const chat = await start(t);
     const a = await chat.join("/chat/inband");

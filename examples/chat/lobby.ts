@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { CloseCode, type Connection, type Engine, type ShutdownOptions, WebSocketController } from "../../mod.ts";
+import { CloseCode, type Connection, type Engine, parseClientFrame, PONG_FRAME, type ShutdownOptions, WebSocketController } from "../../mod.ts";
 import { now, type RoomOccupancy } from "./protocol.ts";
 
 /** Milliseconds between two `rooms_update`s to the lobby. */
@@ -55,6 +55,11 @@ export class LobbyController extends WebSocketController {
       conn.close(CloseCode.InternalError, "Presence unavailable");
       throw error;
     }
+  }
+
+  /** The lobby only listens for the wire protocol's `ping` (a client checking its link), answered with `pong`. */
+  override onTextMessage(conn: Connection, text: string): void {
+    if (parseClientFrame(text).kind === "ping") conn.sendText(PONG_FRAME);
   }
 
   /** Something the lobby shows changed: every lobby client hears of it within the interval. */
