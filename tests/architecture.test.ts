@@ -2,8 +2,9 @@
  * The shape of the source, checked: no import cycle anywhere in `src/`, and
  * the runtime adapters reach the core only through the adapter contract
  * (`src/adapter/`), so that an adapter can be written outside the project;
- * and `switchboard/client` takes from the core only the pure wire modules,
- * so that its browser bundle stays small and dependency-free.
+ * and `switchboard/client` takes from the core only the pure wire modules and
+ * the argument checks, so that its browser bundle stays small and
+ * dependency-free.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -60,16 +61,16 @@ describe("architecture", () => {
     );
     assert.deepEqual(reaching, []);
   });
-  test("switchboard/client imports nothing of src/ but itself and the pure wire modules", () => {
+  test("switchboard/client imports nothing of src/ but itself, the pure wire modules and the argument checks", () => {
     const client = files.filter((file) => file.startsWith(join(src, "client")));
     assert.ok(client.length >= 8, `read ${client.length} client files`);
-    const wire = ["frames.ts", "resume.ts", "close-class.ts"].map((f) => join(src, "core", "wire", f));
+    const wire = [...["frames.ts", "resume.ts", "close-class.ts"].map((f) => join(src, "core", "wire", f)), ...["_check.ts", "close-codes.ts"].map((f) => join(src, "core", f))];
     const reaching = client.flatMap((file) =>
       graph.get(file)!.filter((target) => !target.startsWith(join(src, "client")) && !wire.includes(target))
         .map((target) => `${name(file)} -> ${name(target)}`)
     );
     assert.deepEqual(reaching, []);
-    // The wire modules the client takes in must stay dependency-free themselves.
+    // What the client takes in of the core must stay dependency-free itself.
     const wireReaching = wire.flatMap((file) => graph.get(file)!.filter((t) => !wire.includes(t)).map((t) => `${name(file)} -> ${name(t)}`));
     assert.deepEqual(wireReaching, []);
   });

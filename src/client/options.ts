@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { checkFunction, checkNumber, describe } from "./_check.ts";
+import { checkFunction, checkKnownKeys, checkNumber, checkOptionsObject, describe } from "./_check.ts";
 import type { WebSocketConstructor } from "./socket.ts";
 
 /** Where to connect: a URL, or a function called before every attempt (to rotate servers, refresh a token). */
@@ -65,14 +65,8 @@ const ACTION = "connect";
 /** The options checked (TypeError / RangeError with the value) and completed with the defaults. */
 export function resolveOptions(options: unknown): ResolvedOptions {
   if (options === undefined) options = {};
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(`Cannot ${ACTION} as the options must be an object: current value is ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      throw new TypeError(`Cannot ${ACTION} as '${key}' is not an option: known options are ${[...KNOWN].join(", ")}`);
-    }
-  }
+  checkOptionsObject(ACTION, options);
+  checkKnownKeys(ACTION, options as object, KNOWN);
   const o = options as Record<string, unknown>;
   checkFunction(ACTION, "WebSocket", o.WebSocket);
   checkFunction(ACTION, "retryable", o.retryable);

@@ -46,14 +46,29 @@ function encodeResume(positions) {
   return JSON.stringify(compact);
 }
 
-// src/client/_check.ts
+// src/core/_check.ts
+var encoder = new TextEncoder();
 function describe(value) {
   if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
+  if (value instanceof Uint8Array) return `a ${value.constructor.name}`;
   if (typeof value === "object") return `an object (${value.constructor?.name ?? "no prototype"})`;
   if (typeof value === "function") return "a function";
   return `${typeof value} ${String(value)}`;
+}
+function checkKnownKeys(action, options, known) {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) {
+      throw new TypeError(`Cannot ${action} as '${key}' is not an option: known options are ${[...known].join(", ")}`);
+    }
+  }
+}
+function checkOptionsObject(action, value) {
+  if (value === void 0) return;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`Cannot ${action} as the options must be an object: current value is ${describe(value)}`);
+  }
 }
 function checkNumber(action, name, value, fallback, rule) {
   if (value === void 0) return fallback;
@@ -73,6 +88,8 @@ function checkName(action, name, value) {
     throw new TypeError(`Cannot ${action} as '${name}' must be a non-empty string: current value is ${describe(value)}`);
   }
 }
+
+// src/client/_check.ts
 function checkFunction(action, name, value) {
   if (value !== void 0 && typeof value !== "function") {
     throw new TypeError(`Cannot ${action} as '${name}' must be a function: current value is ${describe(value)}`);
@@ -271,14 +288,8 @@ var KNOWN = /* @__PURE__ */ new Set([
 var ACTION = "connect";
 function resolveOptions(options) {
   if (options === void 0) options = {};
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(`Cannot ${ACTION} as the options must be an object: current value is ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      throw new TypeError(`Cannot ${ACTION} as '${key}' is not an option: known options are ${[...KNOWN].join(", ")}`);
-    }
-  }
+  checkOptionsObject(ACTION, options);
+  checkKnownKeys(ACTION, options, KNOWN);
   const o = options;
   checkFunction(ACTION, "WebSocket", o.WebSocket);
   checkFunction(ACTION, "retryable", o.retryable);
