@@ -11,11 +11,14 @@
  *   TCP proxy) while another process publishes;
  * - a server killed (-9) mid-flood, the client's `url` function moving it
  *   to the other process;
- * - acknowledged sends across processes: re-sent to the other process after
- *   a cut link (exactly once, strictly), after a kill -9 at a random point
- *   (at least once; a repeat only of the send the dead process was running),
- *   and after a kill -9 held between an effect and its outcome (the one
- *   repeat RedisDedupe documents);
+ * - acknowledged sends across processes, re-sent to the other process (the
+ *   union of both processes' effects and the room's history read from Redis
+ *   checked): after a cut link (exactly once, strictly); after a kill -9 at
+ *   a random point while acks are on the way (sends the dead process did
+ *   are answered from Redis, not run again; at least once, a repeat only of
+ *   the send it was running, and the test reports which happened); and
+ *   after a kill -9 held between an effect and its outcome (the one repeat
+ *   RedisDedupe documents, made to happen);
  * - the kill with the two processes on two other runtimes (once per suite
  *   run: from Node only).
  */
