@@ -143,6 +143,15 @@ describe("client: close classes", () => {
     assert.equal(client.state, "closed");
   });
 
+  test("a close with code 0 (Deno's WebSocket, for a link that broke) is reported and retried as 1006", async (t) => {
+    const seen: number[] = [];
+    const { client, server, log } = setup(t, { retryable: (code) => (seen.push(code), true) });
+    (await openWith(server, 1)).serverClose(0);
+    assert.equal(client.state, "reconnecting");
+    assert.deepEqual(seen, [1006]);
+    assert.deepEqual(log.slice(0, 3), ["state:open", "welcome", "state:reconnecting:1006"]);
+  });
+
   test("retryable overrides closeClass", async (t) => {
     const seen: [number, string][] = [];
     const { client, server } = setup(t, { retryable: (code, reason) => (seen.push([code, reason]), code === 1008) });

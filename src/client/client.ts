@@ -363,10 +363,15 @@ export class SwitchboardClient extends EventTarget {
     this.#setState({ state: "open", attempt: this.#inFlight });
   }
 
-  /** The server closed, or the link broke (1006), or an attempt never opened. */
+  /**
+   * The server closed, or the link broke (1006), or an attempt never opened.
+   * Deno's WebSocket reports a close without a close frame as code 0: read
+   * as 1006 (what browsers, Bun and ws say), so that `state` events and
+   * `retryable` see the same code on every runtime.
+   */
   #closedBy(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.#socket) return;
-    this.#lost(code, reason, false);
+    this.#lost(Number.isInteger(code) && code >= 1000 && code <= 4999 ? code : ABNORMAL, reason, false);
   }
 
   /** Gives up the open socket ourselves (a gap, no pong) and reconnects. */
