@@ -59,6 +59,15 @@ function activeTimers(): number | undefined {
 }
 
 describe("client: states", () => {
+  test("a close with a code no close frame carries (Deno's 0 for a cut link) is reported as 1006 and retried", async (t) => {
+    const { client, server, log } = setup(t);
+    const socket = await openWith(server, 1);
+    socket.serverClose(0);
+    assert.equal(client.state, "reconnecting");
+    assert.deepEqual(log.filter((l) => l.startsWith("state:")), ["state:open", "state:reconnecting:1006"]);
+    await server.socket(2);
+  });
+
   test("connecting -> open -> reconnecting -> open, with arraybuffer binaries and the URL called per attempt", async (t) => {
     const server = fakeWebSockets();
     let calls = 0;

@@ -363,10 +363,15 @@ export class SwitchboardClient extends EventTarget {
     this.#setState({ state: "open", attempt: this.#inFlight });
   }
 
-  /** The server closed, or the link broke (1006), or an attempt never opened. */
+  /**
+   * The server closed, or the link broke (1006), or an attempt never opened.
+   * A code no close frame can carry is read as 1006: Deno's WebSocket reports
+   * a connection that ended without a close frame with code 0.
+   */
   #closedBy(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.#socket) return;
-    this.#lost(code, reason, false);
+    const valid = typeof code === "number" && Number.isInteger(code) && code >= 1000 && code <= 4999;
+    this.#lost(valid ? code : ABNORMAL, reason, false);
   }
 
   /** Gives up the open socket ourselves (a gap, no pong) and reconnects. */

@@ -629,10 +629,15 @@ var SwitchboardClient = class extends EventTarget {
     for (const frame of this.#queue.drain()) this.#write(frame);
     this.#setState({ state: "open", attempt: this.#inFlight });
   }
-  /** The server closed, or the link broke (1006), or an attempt never opened. */
+  /**
+   * The server closed, or the link broke (1006), or an attempt never opened.
+   * A code no close frame can carry is read as 1006: Deno's WebSocket reports
+   * a connection that ended without a close frame with code 0.
+   */
   #closedBy(socket, code, reason) {
     if (socket !== this.#socket) return;
-    this.#lost(code, reason, false);
+    const valid = typeof code === "number" && Number.isInteger(code) && code >= 1e3 && code <= 4999;
+    this.#lost(valid ? code : ABNORMAL, reason, false);
   }
   /** Gives up the open socket ourselves (a gap, no pong) and reconnects. */
   #drop(code, reason) {
