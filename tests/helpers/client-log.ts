@@ -161,7 +161,7 @@ export function tapWebSocket(Base: WebSocketConstructor): Tap {
   return { WebSocket: Tapped as unknown as WebSocketConstructor, attempts, closes, frames };
 }
 
-/** Timeout timers alive in this process, where the runtime can say (Node and Bun); undefined on Deno. */
+/** Timeout timers alive in this process (`process.getActiveResourcesInfo()`: Node, Bun and Deno list them); undefined where it is missing. */
 export function activeTimers(): number | undefined {
   const info = (process as { getActiveResourcesInfo?: () => string[] }).getActiveResourcesInfo;
   return typeof info === "function" ? info().filter((r) => r === "Timeout").length : undefined;
