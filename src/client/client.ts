@@ -101,7 +101,7 @@ export class SwitchboardClient extends EventTarget {
     this.#liveness = new Liveness(
       this.#options,
       () => this.#write(PING),
-      () => this.#drop(CLIENT_RETRY_CODE, "No pong"),
+      () => this.#drop(CLIENT_RETRY_CODE, "No pong", true),
     );
     this.#listenToBrowser();
     void this.#dial();
@@ -329,7 +329,7 @@ export class SwitchboardClient extends EventTarget {
       this.#connectTimer = setTimeout(() => {
         this.#connectTimer = undefined;
         if (this.#socket !== socket) return;
-        abandon(socket);
+        abandon(socket, undefined, undefined, true);
         this.#lost(ABNORMAL, "Connect timeout", true);
       }, Math.min(this.#options.connectTimeout, MAX_TIMER));
     }
@@ -374,11 +374,11 @@ export class SwitchboardClient extends EventTarget {
     this.#lost(valid ? code : ABNORMAL, reason, false);
   }
 
-  /** Gives up the open socket ourselves (a gap, no pong) and reconnects. */
-  #drop(code: number, reason: string): void {
+  /** Gives up the open socket ourselves (a gap, no pong: `dead`) and reconnects. */
+  #drop(code: number, reason: string, dead = false): void {
     const socket = this.#socket;
     if (!socket) return;
-    abandon(socket, code, reason);
+    abandon(socket, code, reason, dead);
     this.#lost(code, reason, true);
   }
 
@@ -684,12 +684,25 @@ function randomKey(): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Detaches the client from a socket and closes it; its late events reach no one. */
-function abandon(socket: WebSocketLike, code?: number, reason?: string): void {
+/**
+ * Detaches the client from a socket and closes it; its late events reach no
+ * one. A `dead` link (no pong, an attempt that never opened) is cut where the
+ * socket can be (`ws`, Bun): a closing handshake could never finish there, and
+ * `ws` would keep the socket and a 30 s timer waiting for it after `close()`.
+ */
+function abandon(socket: WebSocketLike, code?: number, reason?: string, dead = false): void {
   socket.onopen = noop;
   socket.onmessage = noop;
   socket.onclose = noop;
   socket.onerror = noop;
+  if (dead && typeof socket.terminate === "function") {
+    try {
+      socket.terminate();
+      return;
+    } catch {
+      // Fall back to a close.
+    }
+  }
   try {
     if (code === undefined) socket.close();
     else socket.close(code, reason);
