@@ -196,6 +196,11 @@ describe("client faults: cuts mid-flood", () => {
     // One timer: a ping after 300 ms of silence, given up 300 ms later; timers may run late, not early.
     assert.ok(silence >= 590 && silence <= 600 + 250, `given up ${silence.toFixed(0)} ms after the last frame (bound 600)`);
     assert.ok(lost.at - stalledAt <= 600 + 250, `given up ${(lost.at - stalledAt).toFixed(0)} ms after the stall`);
+    // A link given up for dead is cut, not left waiting for a closing handshake that cannot come (ws would
+    // keep the socket and a 30 s timer). Deno's WebSocket has no way to cut: it stays closing until the TCP
+    // connection dies (here, the cut at the end).
+    const dead = r.tap.sockets[0]!;
+    if (typeof dead.terminate === "function") assert.equal(dead.readyState, 3, "the dead socket is closed at once");
     const hung = r.log.states.filter((s) => s.state === "reconnecting" && s.reason === "Connect timeout");
     assert.ok(hung.length >= 1, "an attempt during the stall hung and was abandoned at connectTimeout");
     assert.ok(r.log.states.some((s) => s.state === "open" && s.at > unstalledAt), "open again after unstall()");

@@ -129,6 +129,8 @@ export interface Tap {
   readonly WebSocket: WebSocketConstructor;
   /** Each socket made: its URL and when. */
   readonly attempts: { url: string; at: number }[];
+  /** The sockets themselves, in the order made. */
+  readonly sockets: WebSocketLike[];
   /** Each close event of those sockets: code, reason and when. */
   readonly closes: { code: number; reason: string; at: number }[];
   /** Each text frame that came, with when. */
@@ -144,10 +146,12 @@ export function tapWebSocket(Base: WebSocketConstructor): Tap {
   const attempts: Tap["attempts"] = [];
   const closes: Tap["closes"] = [];
   const frames: Tap["frames"] = [];
+  const sockets: WebSocketLike[] = [];
   // A constructor that returns another object: `new Tapped(url)` is the Base socket.
   function Tapped(url: string, protocols?: string | string[]): WebSocketLike {
     const socket = new Base(url, protocols) as WebSocketLike & EventTarget;
     attempts.push({ url, at: performance.now() });
+    sockets.push(socket);
     socket.addEventListener("message", (e) => {
       const data = (e as MessageEvent).data;
       if (typeof data === "string") frames.push({ data, at: performance.now() });
@@ -158,7 +162,7 @@ export function tapWebSocket(Base: WebSocketConstructor): Tap {
     });
     return socket;
   }
-  return { WebSocket: Tapped as unknown as WebSocketConstructor, attempts, closes, frames };
+  return { WebSocket: Tapped as unknown as WebSocketConstructor, attempts, sockets, closes, frames };
 }
 
 /** Timeout timers alive in this process (`process.getActiveResourcesInfo()`: Node, Bun and Deno list them); undefined where it is missing. */
