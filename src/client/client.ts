@@ -101,7 +101,7 @@ export class SwitchboardClient extends EventTarget {
     this.#liveness = new Liveness(
       this.#options,
       () => this.#write(PING),
-      () => this.#drop(CLIENT_RETRY_CODE, "No pong"),
+      () => this.#drop(CLIENT_RETRY_CODE, "No pong", true),
     );
     this.#listenToBrowser();
     void this.#dial();
@@ -329,7 +329,7 @@ export class SwitchboardClient extends EventTarget {
       this.#connectTimer = setTimeout(() => {
         this.#connectTimer = undefined;
         if (this.#socket !== socket) return;
-        abandon(socket);
+        abandon(socket, undefined, undefined, true);
         this.#lost(ABNORMAL, "Connect timeout", true);
       }, Math.min(this.#options.connectTimeout, MAX_TIMER));
     }
@@ -365,20 +365,20 @@ export class SwitchboardClient extends EventTarget {
 
   /**
    * The server closed, or the link broke (1006), or an attempt never opened.
-   * Deno's WebSocket reports a close without a close frame as code 0: read
-   * as 1006 (what browsers, Bun and ws say), so that `state` events and
-   * `retryable` see the same code on every runtime.
+   * A code no close frame can carry is read as 1006: Deno's WebSocket reports
+   * a connection that ended without a close frame with code 0.
    */
   #closedBy(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.#socket) return;
-    this.#lost(Number.isInteger(code) && code >= 1000 && code <= 4999 ? code : ABNORMAL, reason, false);
+    const valid = typeof code === "number" && Number.isInteger(code) && code >= 1000 && code <= 4999;
+    this.#lost(valid ? code : ABNORMAL, reason, false);
   }
 
-  /** Gives up the open socket ourselves (a gap, no pong) and reconnects. */
-  #drop(code: number, reason: string): void {
+  /** Gives up the open socket ourselves (a gap, no pong: `dead`) and reconnects. */
+  #drop(code: number, reason: string, dead = false): void {
     const socket = this.#socket;
     if (!socket) return;
-    abandon(socket, code, reason);
+    abandon(socket, code, reason, dead);
     this.#lost(code, reason, true);
   }
 
@@ -684,12 +684,25 @@ function randomKey(): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Detaches the client from a socket and closes it; its late events reach no one. */
-function abandon(socket: WebSocketLike, code?: number, reason?: string): void {
+/**
+ * Detaches the client from a socket and closes it; its late events reach no
+ * one. A `dead` link (no pong, an attempt that never opened) is cut where the
+ * socket can be (`ws`, Bun): a closing handshake could never finish there, and
+ * `ws` would keep the socket and a 30 s timer waiting for it after `close()`.
+ */
+function abandon(socket: WebSocketLike, code?: number, reason?: string, dead = false): void {
   socket.onopen = noop;
   socket.onmessage = noop;
   socket.onclose = noop;
   socket.onerror = noop;
+  if (dead && typeof socket.terminate === "function") {
+    try {
+      socket.terminate();
+      return;
+    } catch {
+      // Fall back to a close.
+    }
+  }
   try {
     if (code === undefined) socket.close();
     else socket.close(code, reason);

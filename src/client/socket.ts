@@ -16,6 +16,11 @@ export interface WebSocketLike {
   send(data: Outgoing): void;
   /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /**
+   * Cuts the connection without a closing handshake, where the socket has it
+   * (`ws`, Bun; not the standard API): used for a link given up for dead.
+   */
+  terminate?(): void;
   /** Called when the socket opens. */
   onopen: ((event: unknown) => void) | null;
   /** Called for each message. */

@@ -112,14 +112,14 @@ export class ServerProcess {
     return connectOrThrow(this.ws(pathname), options);
   }
 
-  /** Its controller's `stats()` (GET /stats); rejects after 1 s. */
-  /** The room "feed"'s presences, as the process lists them (GET /presence). */
+  /** The room "feed"'s presences, as the process lists them (GET /presence; redis-feed-server.ts only). */
   async presence(): Promise<{ key: string; data: unknown }[]> {
     const response = await fetch(`http://127.0.0.1:${this.port}/presence`, { signal: AbortSignal.timeout(1_000) });
     if (!response.ok) throw new Error(`GET /presence: HTTP ${response.status}`);
     return (await response.json()) as { key: string; data: unknown }[];
   }
 
+  /** Its controller's `stats()` (GET /stats); rejects after 1 s. */
   async stats(): Promise<ControllerStats> {
     const response = await fetch(`http://127.0.0.1:${this.port}/stats`, { signal: AbortSignal.timeout(1_000) });
     if (!response.ok) throw new Error(`GET /stats: HTTP ${response.status}`);

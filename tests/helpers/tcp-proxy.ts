@@ -10,6 +10,8 @@ import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 /** A running proxy; clients connect to `port`. */
 export interface TcpProxy {
   readonly port: number;
+  /** Connections it holds now: proxied ones and ones left hanging by `stall`. */
+  readonly connections: number;
   /** New connections go to 127.0.0.1:`port`; current ones stay where they are. */
   retarget(port: number): void;
   /** Destroys every current connection, both sides. */
@@ -94,6 +96,9 @@ export function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       server.on("error", () => {}); // nothing is expected once listening; never an unhandled throw
       resolve({
         port: (server.address() as AddressInfo).port,
+        get connections() {
+          return open.size + hanging.size;
+        },
         retarget(port) {
           target = port;
         },

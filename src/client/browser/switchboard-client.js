@@ -452,7 +452,7 @@ var SwitchboardClient = class extends EventTarget {
     this.#liveness = new Liveness(
       this.#options,
       () => this.#write(PING),
-      () => this.#drop(CLIENT_RETRY_CODE, "No pong")
+      () => this.#drop(CLIENT_RETRY_CODE, "No pong", true)
     );
     this.#listenToBrowser();
     void this.#dial();
@@ -613,7 +613,7 @@ var SwitchboardClient = class extends EventTarget {
       this.#connectTimer = setTimeout(() => {
         this.#connectTimer = void 0;
         if (this.#socket !== socket) return;
-        abandon(socket);
+        abandon(socket, void 0, void 0, true);
         this.#lost(ABNORMAL, "Connect timeout", true);
       }, Math.min(this.#options.connectTimeout, MAX_TIMER));
     }
@@ -642,19 +642,19 @@ var SwitchboardClient = class extends EventTarget {
   }
   /**
    * The server closed, or the link broke (1006), or an attempt never opened.
-   * Deno's WebSocket reports a close without a close frame as code 0: read
-   * as 1006 (what browsers, Bun and ws say), so that `state` events and
-   * `retryable` see the same code on every runtime.
+   * A code no close frame can carry is read as 1006: Deno's WebSocket reports
+   * a connection that ended without a close frame with code 0.
    */
   #closedBy(socket, code, reason) {
     if (socket !== this.#socket) return;
-    this.#lost(Number.isInteger(code) && code >= 1e3 && code <= 4999 ? code : ABNORMAL, reason, false);
+    const valid = typeof code === "number" && Number.isInteger(code) && code >= 1e3 && code <= 4999;
+    this.#lost(valid ? code : ABNORMAL, reason, false);
   }
-  /** Gives up the open socket ourselves (a gap, no pong) and reconnects. */
-  #drop(code, reason) {
+  /** Gives up the open socket ourselves (a gap, no pong: `dead`) and reconnects. */
+  #drop(code, reason, dead = false) {
     const socket = this.#socket;
     if (!socket) return;
-    abandon(socket, code, reason);
+    abandon(socket, code, reason, dead);
     this.#lost(code, reason, true);
   }
   /**
@@ -904,11 +904,18 @@ function randomKey() {
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
-function abandon(socket, code, reason) {
+function abandon(socket, code, reason, dead = false) {
   socket.onopen = noop;
   socket.onmessage = noop;
   socket.onclose = noop;
   socket.onerror = noop;
+  if (dead && typeof socket.terminate === "function") {
+    try {
+      socket.terminate();
+      return;
+    } catch {
+    }
+  }
   try {
     if (code === void 0) socket.close();
     else socket.close(code, reason);
