@@ -5,13 +5,16 @@
  * processes started the way the README says, with REDIS_URL. Messages,
  * resumes, user lists, renames, the lobby and /chat/stats are the same on
  * both; a page that moves to the other process within the grace is not
- * announced as gone and back.
+ * announced as gone and back, and an acknowledged message it re-sends there
+ * is recorded once.
  */
 import assert from "node:assert/strict";
 import { describe, test, type TestContext } from "node:test";
+import { RedisDedupe } from "../src/redis/mod.ts";
 import { type Chat, type ChatClient, fill, type Json, MANY, startShared } from "./helpers/chat-client.ts";
 import { assertCleanExit, startChatProcess } from "./helpers/chat-process.ts";
 import { connectOrThrow } from "./helpers/raw-client.ts";
+import { fastClient } from "./helpers/redis-engine.ts";
 import { type RedisProcess, redisServerPath, startRedis } from "./helpers/redis-server.ts";
 import { delay, within } from "./helpers/server.ts";
 
@@ -125,6 +128,39 @@ describe("chat example on two processes sharing one Redis", { skip: noRedis }, (
     assert.deepEqual([left.userId, left.username, left.userCount], [ada.welcome.userId, "Ada", 1]);
     await assert.rejects(grace.ws.nextMessage(presenceGrace), /no message within/, "announced once, by one process");
     await grace.close();
+  });
+
+  test("an acknowledged message re-sent to the other process after a cut is recorded once, with a RedisDedupe (as REDIS_URL gives)", async (t) => {
+    const server = await startRedis();
+    const dedupeClient = fastClient(server.port);
+    let chats: Chat[];
+    try {
+      // One Redis client for both dedupes is enough: the keys are in Redis, not in the client.
+      const dedupe = () => new RedisDedupe({ client: dedupeClient, prefix: "chat:sent:" });
+      chats = [await startShared(t, server.port, { ...MANY, dedupe: dedupe() }), await startShared(t, server.port, { ...MANY, dedupe: dedupe() })];
+    } finally {
+      t.after(() => {
+        dedupeClient.disconnect();
+        return server.stop();
+      });
+    }
+    const [a, b] = chats as [Chat, Chat];
+    const path = `/chat/once?session=${session("ada")}`;
+    const ada = await a.join(path);
+    const grace = await b.join("/chat/once");
+    await ada.expect("user_joined");
+    ada.send({ type: "chat", text: "only once", ack: "key-1" });
+    assert.equal((await ada.expect("message")).text, "only once");
+    await ada.ack("key-1");
+    ada.ws.destroy(); // the ack may as well have been lost: the page re-sends on the other process
+    const back = await b.join(path);
+    back.send({ type: "chat", text: "only once", ack: "key-1" });
+    // Presence news may come first (the grace is 0 here): the ack is what matters.
+    assert.deepEqual(await back.nextOf("ack"), { type: "ack", key: "key-1", ok: true });
+    back.say("after");
+    assert.deepEqual((await grace.until((m) => m.text === "after")).filter((m) => m.type === "message").map((m) => m.text), ["only once", "after"]);
+    assert.equal(await a.chat.history.count("once"), 2, "recorded once, then 'after'");
+    await Promise.all([back.close(), grace.close()]);
   });
 
   test("the lobby of each process shows the rooms of both, and follows renames and leaves on either", async (t) => {
