@@ -1,0 +1,92 @@
+/**
+ * The types of a typed protocol: the Standard Schema interface as
+ * validators implement it (zod 4, valibot, arktype: switchboard depends on
+ * none of them), and the message unions a protocol gives its server and its
+ * client. Types only: `switchboard/client` imports this module with
+ * `import type`, so it adds nothing to the browser bundle.
+ *
+ * @module
+ */
+
+/** Where an issue lies in the validated value: keys, or segments holding one. */
+export type StandardPathSegment = PropertyKey | { readonly key: PropertyKey };
+
+/** One problem a validator found. */
+export interface StandardIssue {
+  /** For people. */
+  readonly message: string;
+  /** Where in the value, when the issue is not about the value as a whole. */
+  readonly path?: ReadonlyArray<StandardPathSegment> | undefined;
+}
+
+/** What `validate` gives: the value (possibly transformed), or the issues. */
+export type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<StandardIssue> };
+
+/** What a Standard JSON Schema converter takes (Standard Schema 1.1). */
+export interface StandardJsonSchemaOptions {
+  /** The JSON Schema dialect, such as "draft-2020-12". */
+  readonly target: string;
+}
+
+/**
+ * A Standard Schema (version 1): any validator's schema that carries the
+ * `~standard` property. With `jsonSchema` (Standard JSON Schema), it can
+ * also describe itself as JSON Schema.
+ */
+export interface StandardSchema<Input = unknown, Output = Input> {
+  /** The interface, under a name no validator uses for anything else. */
+  readonly "~standard": {
+    /** Always 1. */
+    readonly version: 1;
+    /** The validator's name, such as "zod" or "valibot". */
+    readonly vendor: string;
+    /** Checks `value`; sync or async. */
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    /** Carries the types only (never set at run time). */
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+    /** Standard JSON Schema, where the validator provides it. */
+    readonly jsonSchema?: {
+      readonly input: (options: StandardJsonSchemaOptions) => Record<string, unknown>;
+      readonly output: (options: StandardJsonSchemaOptions) => Record<string, unknown>;
+    };
+  };
+}
+
+/** The type a schema accepts. */
+export type InferInput<Schema extends StandardSchema> = NonNullable<Schema["~standard"]["types"]>["input"];
+/** The type a schema gives once valid. */
+export type InferOutput<Schema extends StandardSchema> = NonNullable<Schema["~standard"]["types"]>["output"];
+
+/** A protocol's messages one way: a schema of each message's fields (all but `type`), by its `type`. */
+export type MessageSchemas = Readonly<Record<string, StandardSchema>>;
+
+/** The messages of a protocol, both ways. */
+export interface ProtocolShape {
+  /** What clients send, by `type`. */
+  readonly client: MessageSchemas;
+  /** What the server sends, by `type`. */
+  readonly server: MessageSchemas;
+}
+
+/** One message as a frame: its `type` and the schema's fields. */
+type Frame<Schemas extends MessageSchemas, Type extends keyof Schemas & string, Which extends "input" | "output"> =
+  & { readonly type: Type }
+  & (Which extends "input" ? InferInput<Schemas[Type]> : InferOutput<Schemas[Type]>);
+
+/** Every message a client may send: what its `send` takes. */
+export type ClientMessage<P extends ProtocolShape> = {
+  [Type in keyof P["client"] & string]: Frame<P["client"], Type, "input">;
+}[keyof P["client"] & string];
+
+/** A client's message of one type once validated: what the server's handler gets (without `type`). */
+export type ReceivedMessage<P extends ProtocolShape, Type extends keyof P["client"] & string> = InferOutput<P["client"][Type]>;
+
+/** Every message the server may send: what its typed `send` and `broadcast` take (without `type`, given apart). */
+export type SentMessage<P extends ProtocolShape, Type extends keyof P["server"] & string> = InferInput<P["server"][Type]>;
+
+/** Every message the server sends, as a client receives it: what its `message` event carries. */
+export type ServerMessage<P extends ProtocolShape> = {
+  [Type in keyof P["server"] & string]: Frame<P["server"], Type, "output">;
+}[keyof P["server"] & string];
