@@ -12,6 +12,7 @@ export default defineConfig({
     adapter: "src/adapter/mod.ts",
     redis: "src/redis/mod.ts",
     client: "src/client/mod.ts",
+    protocol: "src/protocol/mod.ts",
   },
   format: ["esm", "cjs"],
   dts: true,
