@@ -61,10 +61,15 @@ describe("architecture", () => {
     );
     assert.deepEqual(reaching, []);
   });
-  test("switchboard/client imports nothing of src/ but itself, the pure wire modules and the argument checks", () => {
+  test("switchboard/client imports nothing of src/ but itself, the pure wire modules, the argument checks and the protocol's types", () => {
     const client = files.filter((file) => file.startsWith(join(src, "client")));
     assert.ok(client.length >= 8, `read ${client.length} client files`);
-    const wire = [...["frames.ts", "resume.ts", "close-class.ts"].map((f) => join(src, "core", "wire", f)), ...["_check.ts", "close-codes.ts"].map((f) => join(src, "core", f))];
+    const wire = [
+      ...["frames.ts", "resume.ts", "close-class.ts"].map((f) => join(src, "core", "wire", f)),
+      ...["_check.ts", "close-codes.ts"].map((f) => join(src, "core", f)),
+      // Types only (imported with `import type`), and itself importing nothing: checked just below.
+      join(src, "protocol", "types.ts"),
+    ];
     const reaching = client.flatMap((file) =>
       graph.get(file)!.filter((target) => !target.startsWith(join(src, "client")) && !wire.includes(target))
         .map((target) => `${name(file)} -> ${name(target)}`)

@@ -20,6 +20,7 @@ import {
   type WirePosition,
 } from "../core/wire/frames.ts";
 import { encodeResume } from "../core/wire/resume.ts";
+import type { ClientMessage, ProtocolShape } from "../protocol/types.ts";
 import { checkName, describe, isPlainObject } from "./_check.ts";
 import { backoffDelay } from "./backoff.ts";
 import { ClientError } from "./errors.ts";
@@ -48,6 +49,15 @@ export interface AckOptions {
   readonly key?: string;
 }
 
+/**
+ * What `send` takes: anything for a client with no protocol (the default),
+ * the protocol's client messages for `connect<typeof protocol>()`.
+ */
+export type SendData<P extends ProtocolShape> = ProtocolShape extends P ? unknown : ClientMessage<P>;
+
+/** What an acknowledged `send` takes: a plain object, or the protocol's client messages. */
+export type AckedSendData<P extends ProtocolShape> = ProtocolShape extends P ? Readonly<Record<string, unknown>> : ClientMessage<P>;
+
 /** A `reconnect` frame's delay is clamped to this (10 minutes). */
 const MAX_RECONNECT_DELAY = 10 * 60 * 1000;
 /** setTimeout fires at once past a signed 32-bit delay; longer waits are cut to it. */
@@ -65,9 +75,11 @@ type JoinWaiter = { resolve: (frame: JoinedFrame) => void; reject: (error: Error
 /**
  * A reconnecting, resuming connection to a switchboard server (see
  * {@linkcode connect}). It is an `EventTarget`: listen for "message",
- * "state", "welcome", "resync", "left", "dropped" and "error".
+ * "state", "welcome", "resync", "left", "dropped" and "error". With a
+ * protocol's type (`P`, from `switchboard/protocol`), `send` takes its client
+ * messages and "message" events carry its server messages; types only.
  */
-export class SwitchboardClient extends EventTarget {
+export class SwitchboardClient<P extends ProtocolShape = ProtocolShape> extends EventTarget {
   readonly #url: ClientUrl;
   readonly #options: ResolvedOptions;
   readonly #queue: SendQueue;
@@ -138,14 +150,14 @@ export class SwitchboardClient extends EventTarget {
    * dispatches "dropped") when the queue is full or the client is closed. At
    * most once: a frame given to a socket that then dies may be lost.
    */
-  send(data: unknown): boolean;
+  send(data: SendData<P>): boolean;
   /**
    * Sends the plain object `data` with an idempotency key in `ack`, and keeps
    * it until the server acknowledges it, sending it again (same key) after
    * every reconnect. Resolves on `ok: true`; rejects with a
    * {@linkcode ClientError}: the server's code, "queue_full" or "closed".
    */
-  send(data: Readonly<Record<string, unknown>>, options: AckOptions): Promise<void>;
+  send(data: AckedSendData<P>, options: AckOptions): Promise<void>;
   send(data: unknown, options?: AckOptions): boolean | Promise<void> {
     if (options !== undefined) {
       if (typeof options !== "object" || options === null || (options.ack as unknown) !== true) {
@@ -218,9 +230,9 @@ export class SwitchboardClient extends EventTarget {
   }
 
   /** Listens for one of the client's events, typed by its name. */
-  override addEventListener<K extends keyof ClientEventMap>(
+  override addEventListener<K extends keyof ClientEventMap<P>>(
     type: K,
-    listener: ((event: ClientEventMap[K]) => void) | null,
+    listener: ((event: ClientEventMap<P>[K]) => void) | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
   /** Listens for an event by any name. */
@@ -238,9 +250,9 @@ export class SwitchboardClient extends EventTarget {
   }
 
   /** Stops listening for one of the client's events. */
-  override removeEventListener<K extends keyof ClientEventMap>(
+  override removeEventListener<K extends keyof ClientEventMap<P>>(
     type: K,
-    listener: ((event: ClientEventMap[K]) => void) | null,
+    listener: ((event: ClientEventMap<P>[K]) => void) | null,
     options?: boolean | EventListenerOptions,
   ): void;
   /** Stops listening for an event by any name. */
@@ -608,7 +620,8 @@ export class SwitchboardClient extends EventTarget {
 /**
  * Connects to a switchboard server, and keeps connecting: the returned
  * client reconnects with backoff, resumes its rooms, and holds sends while
- * it is cut off.
+ * it is cut off. Give it a protocol's type to type `send` and the "message"
+ * events: `connect<typeof chat>(url)` (see `switchboard/protocol`).
  *
  * @example
  * ```ts
@@ -626,8 +639,8 @@ export class SwitchboardClient extends EventTarget {
  * client.close();
  * ```
  */
-export function connect(url: ClientUrl, options?: ClientOptions): SwitchboardClient {
-  return new SwitchboardClient(url, options);
+export function connect<P extends ProtocolShape = ProtocolShape>(url: ClientUrl, options?: ClientOptions): SwitchboardClient<P> {
+  return new SwitchboardClient<P>(url, options);
 }
 
 function checkUrl(url: unknown): void {

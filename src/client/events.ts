@@ -5,7 +5,15 @@
  * @module
  */
 import type { LeftFrame, WelcomeFrame, WirePosition } from "../core/wire/frames.ts";
+import type { ProtocolShape, ServerMessage } from "../protocol/types.ts";
 import type { ClientError } from "./errors.ts";
+
+/**
+ * What a "message" event's `data` is typed as: `unknown` for a client with
+ * no protocol (the default), the protocol's server messages for
+ * `connect<typeof protocol>()`. Types only: nothing is checked at run time.
+ */
+export type IncomingData<P extends ProtocolShape> = ProtocolShape extends P ? unknown : ServerMessage<P>;
 
 /**
  * Where the client is: "connecting" (the first attempt is in flight), "open"
@@ -60,16 +68,16 @@ export class ClientStateEvent extends Event {
  * for a binary frame. For a recorded message of a room (a `MessageFrame`),
  * `data` is the whole frame and `room` and `position` say where it stands.
  */
-export class ClientMessageEvent extends Event {
-  /** The message: parsed JSON, raw text, or an `ArrayBuffer`. */
-  readonly data: unknown;
+export class ClientMessageEvent<Data = unknown> extends Event {
+  /** The message: parsed JSON, raw text, or an `ArrayBuffer` (typed as the protocol's server messages when the client has one). */
+  readonly data: Data;
   /** The room of a recorded message. */
   readonly room: string | undefined;
   /** The position of a recorded message in its room. */
   readonly position: WirePosition | undefined;
 
   /** A "message" event. */
-  constructor(data: unknown, room?: string, position?: WirePosition) {
+  constructor(data: Data, room?: string, position?: WirePosition) {
     super("message");
     this.data = data;
     this.room = room;
@@ -147,12 +155,12 @@ export class ClientErrorEvent extends Event {
   }
 }
 
-/** Each event type and its event class, for `addEventListener`. */
-export interface ClientEventMap {
+/** Each event type and its event class, for `addEventListener`; `P` types the "message" event's `data`. */
+export interface ClientEventMap<P extends ProtocolShape = ProtocolShape> {
   /** The state changed. */
   state: ClientStateEvent;
   /** An application message. */
-  message: ClientMessageEvent;
+  message: ClientMessageEvent<IncomingData<P>>;
   /** The server's welcome. */
   welcome: WelcomeEvent;
   /** A room's continuity was lost. */

@@ -35,7 +35,7 @@
  *
  * @module
  */
-export { type AckOptions, connect, SwitchboardClient } from "./client.ts";
+export { type AckedSendData, type AckOptions, connect, type SendData, SwitchboardClient } from "./client.ts";
 export { ClientError } from "./errors.ts";
 export {
   ClientErrorEvent,
@@ -45,6 +45,7 @@ export {
   ClientStateEvent,
   type ClientStateInit,
   DroppedEvent,
+  type IncomingData,
   LeftEvent,
   ResyncEvent,
   WelcomeEvent,

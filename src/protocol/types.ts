@@ -70,10 +70,17 @@ export interface ProtocolShape {
   readonly server: MessageSchemas;
 }
 
+/**
+ * A schema's fields as a frame holds them. An empty object's schema types
+ * as `Record<string, never>` (zod 4's `z.object({})`), which no frame can be
+ * once `type` is added: there it means no fields at all.
+ */
+type FrameFields<Fields> = string extends keyof Fields ? ([Fields[string & keyof Fields]] extends [never] ? Record<never, never> : Fields) : Fields;
+
 /** One message as a frame: its `type` and the schema's fields. */
 type Frame<Schemas extends MessageSchemas, Type extends keyof Schemas & string, Which extends "input" | "output"> =
   & { readonly type: Type }
-  & (Which extends "input" ? InferInput<Schemas[Type]> : InferOutput<Schemas[Type]>);
+  & FrameFields<Which extends "input" ? InferInput<Schemas[Type]> : InferOutput<Schemas[Type]>>;
 
 /** Every message a client may send: what its `send` takes. */
 export type ClientMessage<P extends ProtocolShape> = {

@@ -142,7 +142,7 @@ var ClientStateEvent = class extends Event {
   }
 };
 var ClientMessageEvent = class extends Event {
-  /** The message: parsed JSON, raw text, or an `ArrayBuffer`. */
+  /** The message: parsed JSON, raw text, or an `ArrayBuffer` (typed as the protocol's server messages when the client has one). */
   data;
   /** The room of a recorded message. */
   room;
