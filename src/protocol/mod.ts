@@ -64,8 +64,10 @@ export { JSON_SCHEMA_TARGET, toAsyncApi, toJsonSchema } from "./json-schema.ts";
 export type { AsyncApiDocument, AsyncApiOptions, JsonSchema, JsonSchemaOptions, ProtocolJsonSchema } from "./json-schema.ts";
 export type {
   ClientMessage,
+  FrameFields,
   InferInput,
   InferOutput,
+  MessageFrameOf,
   MessageSchemas,
   ProtocolShape,
   ReceivedMessage,

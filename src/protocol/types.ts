@@ -75,16 +75,20 @@ export interface ProtocolShape {
  * as `Record<string, never>` (zod 4's `z.object({})`), which no frame can be
  * once `type` is added: there it means no fields at all.
  */
-type FrameFields<Fields> = string extends keyof Fields ? ([Fields[string & keyof Fields]] extends [never] ? Record<never, never> : Fields) : Fields;
+export type FrameFields<Fields> = string extends keyof Fields ? ([Fields[string & keyof Fields]] extends [never] ? Record<never, never> : Fields) : Fields;
 
-/** One message as a frame: its `type` and the schema's fields. */
-type Frame<Schemas extends MessageSchemas, Type extends keyof Schemas & string, Which extends "input" | "output"> =
+/**
+ * One message as a frame: its `type` and the schema's fields, as the schema
+ * accepts them (`"input"`) or gives them (`"output"`). Public for the docs
+ * of {@linkcode ClientMessage} and {@linkcode ServerMessage}, which use it.
+ */
+export type MessageFrameOf<Schemas extends MessageSchemas, Type extends keyof Schemas & string, Which extends "input" | "output"> =
   & { readonly type: Type }
   & FrameFields<Which extends "input" ? InferInput<Schemas[Type]> : InferOutput<Schemas[Type]>>;
 
 /** Every message a client may send: what its `send` takes. */
 export type ClientMessage<P extends ProtocolShape> = {
-  [Type in keyof P["client"] & string]: Frame<P["client"], Type, "input">;
+  [Type in keyof P["client"] & string]: MessageFrameOf<P["client"], Type, "input">;
 }[keyof P["client"] & string];
 
 /** A client's message of one type once validated: what the server's handler gets (without `type`). */
@@ -95,5 +99,5 @@ export type SentMessage<P extends ProtocolShape, Type extends keyof P["server"] 
 
 /** Every message the server sends, as a client receives it: what its `message` event carries. */
 export type ServerMessage<P extends ProtocolShape> = {
-  [Type in keyof P["server"] & string]: Frame<P["server"], Type, "output">;
+  [Type in keyof P["server"] & string]: MessageFrameOf<P["server"], Type, "output">;
 }[keyof P["server"] & string];
