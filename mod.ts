@@ -52,6 +52,8 @@ export type {
   AckError,
   AckFrame,
   ClientFrame,
+  ErrorFrame,
+  ErrorFrameIssue,
   JoinedFrame,
   JoinFrame,
   LeaveFrame,
@@ -68,7 +70,7 @@ export type {
 export { decodeResume, encodeResume, readResume } from "./src/core/wire/resume.ts";
 export { closeClass, FIRST_STOP_CODE } from "./src/core/wire/close-class.ts";
 export type { CloseClass } from "./src/core/wire/close-class.ts";
-export { ackFrame, joinedFrame, leftFrame, messageFrame, parseClientFrame, PONG_FRAME, reconnectFrame, welcomeFrame } from "./src/core/wire/server-frames.ts";
+export { ackFrame, errorFrame, joinedFrame, leftFrame, messageFrame, parseClientFrame, PONG_FRAME, reconnectFrame, welcomeFrame } from "./src/core/wire/server-frames.ts";
 export type { AckOutcome, ClientFrameRead } from "./src/core/wire/server-frames.ts";
 export { MemoryDedupe } from "./src/core/wire/dedupe.ts";
 export type { Dedupe, DedupeResult, MemoryDedupeOptions } from "./src/core/wire/dedupe.ts";
