@@ -42,7 +42,7 @@ export type { MemoryHistoryOptions } from "./src/core/memory-history.ts";
 export { MemoryPresence } from "./src/core/presence.ts";
 export type { PresenceChange, PresenceEntry, PresenceStore } from "./src/core/presence.ts";
 export { DEFAULT_OPTIONS } from "./src/core/options.ts";
-export type { ControllerOptions, ResolvedOptions, SlowConsumerPolicy } from "./src/core/options.ts";
+export type { ControllerOptions, RateLimitAction, RateLimitOptions, ResolvedOptions, ResolvedRateLimit, SlowConsumerPolicy } from "./src/core/options.ts";
 export type { Capabilities } from "./src/core/transport.ts";
 export type { ControllerStats } from "./src/core/stats.ts";
 export { UpgradeRequest } from "./src/core/upgrade.ts";
