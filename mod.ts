@@ -42,7 +42,7 @@ export type { MemoryHistoryOptions } from "./src/core/memory-history.ts";
 export { MemoryPresence } from "./src/core/presence.ts";
 export type { PresenceChange, PresenceEntry, PresenceStore } from "./src/core/presence.ts";
 export { DEFAULT_OPTIONS } from "./src/core/options.ts";
-export type { ControllerOptions, ResolvedOptions, SlowConsumerPolicy } from "./src/core/options.ts";
+export type { ControllerOptions, RateLimitAction, RateLimitOptions, ResolvedOptions, ResolvedRateLimit, SlowConsumerPolicy } from "./src/core/options.ts";
 export type { Capabilities } from "./src/core/transport.ts";
 export type { ControllerStats } from "./src/core/stats.ts";
 export { UpgradeRequest } from "./src/core/upgrade.ts";
@@ -52,6 +52,8 @@ export type {
   AckError,
   AckFrame,
   ClientFrame,
+  ErrorFrame,
+  ErrorFrameIssue,
   JoinedFrame,
   JoinFrame,
   LeaveFrame,
@@ -68,7 +70,7 @@ export type {
 export { decodeResume, encodeResume, readResume } from "./src/core/wire/resume.ts";
 export { closeClass, FIRST_STOP_CODE } from "./src/core/wire/close-class.ts";
 export type { CloseClass } from "./src/core/wire/close-class.ts";
-export { ackFrame, joinedFrame, leftFrame, messageFrame, parseClientFrame, PONG_FRAME, reconnectFrame, welcomeFrame } from "./src/core/wire/server-frames.ts";
+export { ackFrame, errorFrame, joinedFrame, leftFrame, messageFrame, parseClientFrame, PONG_FRAME, reconnectFrame, welcomeFrame } from "./src/core/wire/server-frames.ts";
 export type { AckOutcome, ClientFrameRead } from "./src/core/wire/server-frames.ts";
 export { MemoryDedupe } from "./src/core/wire/dedupe.ts";
 export type { Dedupe, DedupeResult, MemoryDedupeOptions } from "./src/core/wire/dedupe.ts";

@@ -12,6 +12,8 @@ import {
   type Connection,
   decodeResume,
   encodeResume,
+  errorFrame,
+  type ErrorFrame,
   isMessageFrame,
   joinedFrame,
   leftFrame,
@@ -89,6 +91,19 @@ describe("wire protocol: server frames", () => {
     assert.deepEqual(JSON.parse(reconnectFrame(1234.6)), { type: "reconnect", delay: 1235 });
     assert.throws(() => reconnectFrame(-1), TypeError);
     assert.throws(() => reconnectFrame(Number.NaN), TypeError);
+  });
+
+  test("error frames: code and message, then messageType and issues only when given; bad arguments are TypeErrors", () => {
+    assert.equal(errorFrame("rate_limited", "wait"), '{"type":"error","code":"rate_limited","message":"wait"}');
+    const issues = [{ path: "items.0.name", message: "Required", extra: 1 }];
+    const frame: ErrorFrame = JSON.parse(errorFrame("invalid_message", "Cannot handle message", { messageType: "order", issues }));
+    assert.deepEqual(frame, { type: "error", code: "invalid_message", message: "Cannot handle message", messageType: "order", issues: [{ path: "items.0.name", message: "Required" }] });
+    assert.deepEqual(Object.keys(JSON.parse(errorFrame("x", "y", {}))), ["type", "code", "message"]);
+    assert.throws(() => errorFrame("", "y"), /'code' must be a non-empty string/);
+    assert.throws(() => errorFrame("x", 1 as never), /'message' must be a string: current value is number 1/);
+    assert.throws(() => errorFrame("x", "y", { messageType: 2 as never }), TypeError);
+    assert.throws(() => errorFrame("x", "y", { issues: [{ path: 1 }] as never }), /'issues\[0\]' must be/);
+    assert.throws(() => errorFrame("x", "y", { issues: "no" as never }), TypeError);
   });
 });
 

@@ -60,6 +60,8 @@ export {
   type AckError,
   type AckFrame,
   type ClientFrame,
+  type ErrorFrame,
+  type ErrorFrameIssue,
   type JoinedFrame,
   type JoinFrame,
   type LeaveFrame,

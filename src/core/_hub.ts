@@ -528,6 +528,7 @@ export class Hub<UserData> implements SessionHost<UserData>, UpgradeHost<UserDat
       messagesOut: s.messagesOut,
       bytesOut: s.bytesOut,
       droppedMessages: s.droppedMessages,
+      rateLimited: s.rateLimited,
       rejectedUpgrades: s.rejectedUpgrades,
       closesByCode: { ...s.closesByCode },
       engine: this.#engine?.stats(),

@@ -25,6 +25,8 @@ import type { ResolvedOptions } from "./options.ts";
 import type { Transport, TransportEvents } from "./transport.ts";
 import type { UpgradeRequest } from "./upgrade.ts";
 import { utf8ByteLength } from "./_utf8.ts";
+import { RateWindow, type RateRefusal } from "./_rate-limit.ts";
+import { errorFrame } from "./wire/server-frames.ts";
 
 
 /** The hooks of a controller, as a session calls them. */
@@ -77,6 +79,8 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
   #rooms: Set<string> | undefined;
   /** Rooms being joined with catch-up, each with the live messages held for it. */
   #catchUps: Map<string, CatchUpBuffer> | undefined;
+  /** What this connection sent lately, with `rateLimit`. */
+  readonly #rate: RateWindow | undefined;
 
   constructor(host: SessionHost<UserData>, transport: Transport, request: UpgradeRequest, userData: UserData, protocol: string) {
     super();
@@ -87,6 +91,8 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     this.request = request;
     this.userData = userData;
     this.protocol = protocol;
+    const rateLimit = host.options.rateLimit;
+    this.#rate = rateLimit === undefined ? undefined : new RateWindow(rateLimit);
   }
 
   // --- Connection: state -------------------------------------------------
@@ -304,10 +310,11 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     this.runHook(HOOK_PONG, data, data.byteLength);
   }
 
-  /** Counts an inbound message and enforces `maxMessageSize`; `false` if it is not for the hooks. */
+  /** Counts an inbound message and enforces `maxMessageSize` and `rateLimit`; `false` if it is not for the hooks. */
   private received(bytes: number): boolean {
     const { options, stats } = this.host;
-    this.lastActivity = Date.now();
+    const now = Date.now();
+    this.lastActivity = now;
     this.alive = true;
     // Checked before counting: Bun and ws refuse such a message unread, so it must not count here either.
     if (bytes > options.maxMessageSize) {
@@ -316,7 +323,26 @@ export class Session<UserData> extends Outbound implements Connection<UserData>,
     }
     stats.messagesIn++;
     stats.bytesIn += bytes;
-    return this.isOpen;
+    if (!this.isOpen) return false;
+    const rate = this.#rate;
+    if (rate === undefined) return true;
+    const refused = rate.take(now, bytes);
+    return refused === undefined || this.rateLimited(rate, refused, now);
+  }
+
+  /** A message past `rateLimit`: counted, and answered as its `action` says; always `false`. */
+  private rateLimited(rate: RateWindow, refused: RateRefusal, now: number): false {
+    const { options, stats } = this.host;
+    const limit = options.rateLimit!;
+    stats.rateLimited++;
+    if (limit.action === "close") {
+      this.beginClose(CloseCode.PolicyViolation, "Rate limit", options.closeTimeout);
+    } else if (limit.action === "reply" && rate.mayReply(now)) {
+      const bound = refused === "messages" ? limit.messages! : limit.bytes!;
+      const unit = refused === "messages" ? (bound === 1 ? "message" : "messages") : bound === 1 ? "byte" : "bytes";
+      this.sendText(errorFrame("rate_limited", `Cannot handle message as the limit is ${bound} ${unit} in ${limit.interval / 1000} s: wait a little`));
+    }
+    return false;
   }
 
   // --- The seams of the classes this one extends ------------------------------

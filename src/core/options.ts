@@ -5,6 +5,51 @@ import type { History } from "./history.ts";
 /** What happens to a message for a connection whose send buffer is past `maxBufferedAmount`. */
 export type SlowConsumerPolicy = "close" | "drop";
 
+/** What happens to a message past {@linkcode ControllerOptions.rateLimit}: see {@linkcode RateLimitOptions.action}. */
+export type RateLimitAction = "reply" | "drop" | "close";
+
+/**
+ * A limit on what one connection may send: `messages` messages and `bytes`
+ * bytes (of payload; give one or both) in any `interval` ms, text and binary
+ * together. Never more is accepted in any span of `interval` ms, wherever it
+ * starts. The window is counted in tenths of the interval, so a refused
+ * client is served again in full at most `interval × 1.1` ms after its last
+ * accepted message (and partly as soon as its oldest tenth leaves the
+ * window). Memory: about 350 bytes per connection, whatever the bounds.
+ *
+ * A message larger than `bytes` is never accepted: keep `maxMessageSize`
+ * at most `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { WebSocketController } from "switchboard";
+ *
+ * class Chat extends WebSocketController {
+ *   constructor() {
+ *     super({ rateLimit: { messages: 20, bytes: 64 * 1024, interval: 10_000 } });
+ *   }
+ * }
+ * ```
+ */
+export interface RateLimitOptions {
+  /** Messages accepted in any `interval` ms: an integer of at least 1. */
+  messages?: number;
+  /** Bytes of message payload accepted in any `interval` ms: an integer of at least 1. */
+  bytes?: number;
+  /** The window, in ms: a number of at least 1. */
+  interval: number;
+  /**
+   * What happens to a message past a bound; it never reaches the hooks, and
+   * `stats().rateLimited` counts it. `"reply"` (default): the client gets an
+   * error frame `{"type":"error","code":"rate_limited","message":"Cannot
+   * handle message as the limit is N messages in T s: wait a little"}` (or
+   * "N bytes"), at most one per interval, so that a flood does not become a
+   * flood of replies. `"drop"`: nothing is said. `"close"`: the connection is
+   * closed with 1008 "Rate limit".
+   */
+  action?: RateLimitAction;
+}
+
 /**
  * Options of a {@linkcode WebSocketController}; every field has a default.
  *
@@ -130,6 +175,26 @@ export interface ControllerOptions {
    * `ws` do by default. `onUpgrade` can always choose explicitly.
    */
   protocols?: string[];
+  /**
+   * Messages and bytes one connection may send per interval, checked for
+   * each text and binary message after `maxMessageSize` and before the hooks;
+   * past it the message is refused with an error reply, dropped, or the
+   * connection closed with 1008 (see {@linkcode RateLimitOptions}). Default:
+   * none.
+   */
+  rateLimit?: RateLimitOptions;
+}
+
+/** {@linkcode RateLimitOptions} checked, with its default filled in. */
+export interface ResolvedRateLimit {
+  /** See {@linkcode RateLimitOptions.messages}; undefined: no bound on messages. */
+  readonly messages: number | undefined;
+  /** See {@linkcode RateLimitOptions.bytes}; undefined: no bound on bytes. */
+  readonly bytes: number | undefined;
+  /** See {@linkcode RateLimitOptions.interval}. */
+  readonly interval: number;
+  /** See {@linkcode RateLimitOptions.action}. */
+  readonly action: RateLimitAction;
 }
 
 /** {@linkcode ControllerOptions} with every default filled in. */
@@ -166,6 +231,8 @@ export interface ResolvedOptions {
   readonly requireUserData: boolean;
   /** See {@linkcode ControllerOptions.protocols}. */
   readonly protocols: readonly string[] | undefined;
+  /** See {@linkcode ControllerOptions.rateLimit}. */
+  readonly rateLimit: ResolvedRateLimit | undefined;
 }
 
 /** The defaults, as documented on {@linkcode ControllerOptions}. */
@@ -186,12 +253,14 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   presenceGrace: 5_000,
   requireUserData: false,
   protocols: undefined,
+  rateLimit: undefined,
 };
 
 /** Every key {@linkcode ControllerOptions} has, for the check against typos from JavaScript. */
 const OPTION_KEYS: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_OPTIONS), "history", "name", "engine"]);
 
 const ACTION = "create controller";
+const RATE_LIMIT_KEYS: ReadonlySet<string> = new Set(["messages", "bytes", "interval", "action"]);
 const COUNT = { min: 1, integer: true } as const;
 const MILLISECONDS = { min: 0 } as const;
 
@@ -245,5 +314,34 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     presenceGrace: number("presenceGrace", MILLISECONDS),
     requireUserData: options.requireUserData ?? false,
     protocols: protocols ? [...protocols] : undefined,
+    rateLimit: options.rateLimit === undefined ? undefined : resolveRateLimit(options.rateLimit),
+  };
+}
+
+function resolveRateLimit(limit: unknown): ResolvedRateLimit {
+  if (typeof limit !== "object" || limit === null || Array.isArray(limit)) {
+    throw new TypeError(`Cannot ${ACTION} as 'rateLimit' must be an object such as { messages: 20, interval: 10_000 }: current value is ${describe(limit)}`);
+  }
+  for (const key of Object.keys(limit)) {
+    if (!RATE_LIMIT_KEYS.has(key)) {
+      throw new TypeError(`Cannot ${ACTION} as 'rateLimit.${key}' is not an option: known options are ${[...RATE_LIMIT_KEYS].join(", ")}`);
+    }
+  }
+  const { messages, bytes, interval, action = "reply" } = limit as Partial<Record<keyof RateLimitOptions, unknown>>;
+  if (messages === undefined && bytes === undefined) {
+    throw new TypeError(`Cannot ${ACTION} as 'rateLimit' must have 'messages', 'bytes' or both: current value has neither`);
+  }
+  if (interval === undefined) {
+    throw new TypeError(`Cannot ${ACTION} as 'rateLimit.interval' must be a number of at least 1: current value is undefined`);
+  }
+  if (action !== "reply" && action !== "drop" && action !== "close") {
+    throw new TypeError(`Cannot ${ACTION} as 'rateLimit.action' must be "reply", "drop" or "close": current value is ${describe(action)}`);
+  }
+  const count = (name: string, value: unknown) => (value === undefined ? undefined : checkNumber(ACTION, name, value, 0, COUNT));
+  return {
+    messages: count("rateLimit.messages", messages),
+    bytes: count("rateLimit.bytes", bytes),
+    interval: checkNumber(ACTION, "rateLimit.interval", interval, 0, { min: 1 }),
+    action,
   };
 }

@@ -18,6 +18,8 @@ export interface ControllerStats {
   readonly bytesOut: number;
   /** Messages not sent because a connection was past `maxBufferedAmount`. */
   readonly droppedMessages: number;
+  /** Messages refused by `rateLimit` (they count in `messagesIn` and `bytesIn` too): never given to the hooks. */
+  readonly rateLimited: number;
   /** Upgrades refused (by `onUpgrade`, a subprotocol mismatch, a failing hook or a shutdown). */
   readonly rejectedUpgrades: number;
   /** Closed connections by close code, e.g. `{ "1000": 12, "1009": 1 }`. */
@@ -33,6 +35,7 @@ export class StatCounters {
   messagesOut = 0;
   bytesOut = 0;
   droppedMessages = 0;
+  rateLimited = 0;
   rejectedUpgrades = 0;
   readonly closesByCode: Record<string, number> = {};
 

@@ -134,8 +134,35 @@ export interface ReconnectFrame {
   readonly delay: number;
 }
 
+/** One thing wrong with a refused client frame, in an {@linkcode ErrorFrame}'s `issues`. */
+export interface ErrorFrameIssue {
+  /** Where in the frame, as dotted keys and indexes without `type`: "text", "items.0.name"; "" for the frame as a whole. */
+  readonly path: string;
+  /** What is wrong there, for people. */
+  readonly message: string;
+}
+
+/**
+ * A client frame was refused (too fast, malformed, of an unknown type...);
+ * the connection stays open and nothing else changed. Built by `errorFrame`.
+ * The core sends it with `code` "rate_limited" past `rateLimit`; other codes
+ * are the application's (or `switchboard/protocol`'s).
+ */
+export interface ErrorFrame {
+  /** Always "error". */
+  readonly type: "error";
+  /** Machine-readable, such as "rate_limited". */
+  readonly code: string;
+  /** What could not be done and why, for people. */
+  readonly message: string;
+  /** The `type` of the refused frame, when it had one. */
+  readonly messageType?: string;
+  /** Each thing wrong with the refused frame, when it was invalid. */
+  readonly issues?: readonly ErrorFrameIssue[];
+}
+
 /** Every frame the protocol names from server to client. */
-export type ServerFrame = WelcomeFrame | MessageFrame | JoinedFrame | LeftFrame | AckFrame | PongFrame | ReconnectFrame;
+export type ServerFrame = WelcomeFrame | MessageFrame | JoinedFrame | LeftFrame | AckFrame | PongFrame | ReconnectFrame | ErrorFrame;
 
 // --- Client to server ------------------------------------------------------------
 

@@ -9,7 +9,7 @@
 import { describe } from "../_check.ts";
 import type { CatchUp } from "../connection.ts";
 import type { HistoryEntry, HistoryMeta } from "../history.ts";
-import { ACK_FIELD, ACK_KEY, type AckError, isMessageFrame, isWirePosition, type MessageFrame, type WirePosition } from "./frames.ts";
+import { ACK_FIELD, ACK_KEY, type AckError, type ErrorFrameIssue, isMessageFrame, isWirePosition, type MessageFrame, type WirePosition } from "./frames.ts";
 
 /** What an acknowledged send came to: done, or refused with a reason. */
 export type AckOutcome = { readonly ok: true } | { readonly ok: false; readonly error: AckError };
@@ -140,6 +140,64 @@ export function ackFrame(key: string, outcome: AckOutcome): string {
     throw new TypeError(`Cannot build ack frame as 'outcome' must be { ok: true } or { ok: false, error: { code, message } }: current value is ${describe(outcome)}`);
   }
   return JSON.stringify({ type: "ack", key, ok: false, error: { code: error.code, message: error.message } });
+}
+
+/**
+ * A refusal of a client frame: `{"type":"error","code","message"}`, plus
+ * `messageType` (the refused frame's `type`) and `issues` (each thing wrong
+ * with it: a `path` and a `message`) when given. The connection stays open.
+ *
+ * @example
+ * ```ts
+ * import { type Connection, errorFrame, WebSocketController } from "switchboard";
+ *
+ * class Notes extends WebSocketController {
+ *   override onTextMessage(conn: Connection, text: string) {
+ *     if (text.length > 280) {
+ *       conn.sendText(errorFrame("text_too_long", "Cannot post note as it must be at most 280 characters", {
+ *         messageType: "note",
+ *         issues: [{ path: "text", message: `${text.length} characters` }],
+ *       }));
+ *     }
+ *   }
+ * }
+ * ```
+ */
+export function errorFrame(
+  code: string,
+  message: string,
+  extra?: { readonly messageType?: string; readonly issues?: readonly ErrorFrameIssue[] },
+): string {
+  if (typeof code !== "string" || code.length === 0) {
+    throw new TypeError(`Cannot build error frame as 'code' must be a non-empty string: current value is ${describe(code)}`);
+  }
+  if (typeof message !== "string") {
+    throw new TypeError(`Cannot build error frame as 'message' must be a string: current value is ${describe(message)}`);
+  }
+  if (extra === undefined) return JSON.stringify({ type: "error", code, message });
+  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
+    throw new TypeError(`Cannot build error frame as 'extra' must be an object: current value is ${describe(extra)}`);
+  }
+  const frame: { type: "error"; code: string; message: string; messageType?: string; issues?: ErrorFrameIssue[] } = { type: "error", code, message };
+  const { messageType, issues } = extra;
+  if (messageType !== undefined) {
+    if (typeof messageType !== "string") {
+      throw new TypeError(`Cannot build error frame as 'messageType' must be a string: current value is ${describe(messageType)}`);
+    }
+    frame.messageType = messageType;
+  }
+  if (issues !== undefined) {
+    if (!Array.isArray(issues)) {
+      throw new TypeError(`Cannot build error frame as 'issues' must be an array of { path, message }: current value is ${describe(issues)}`);
+    }
+    frame.issues = issues.map((issue: ErrorFrameIssue, index: number) => {
+      if (typeof issue?.path !== "string" || typeof issue.message !== "string") {
+        throw new TypeError(`Cannot build error frame as 'issues[${index}]' must be { path: string, message: string }: current value is ${describe(issue)}`);
+      }
+      return { path: issue.path, message: issue.message };
+    });
+  }
+  return JSON.stringify(frame);
 }
 
 /**
