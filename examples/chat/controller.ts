@@ -8,46 +8,14 @@
  * @module
  */
 import {
-  type CatchUp,
-  CloseCode,
-  type Connection,
-  joinedFrame,
-  leftFrame,
-  MemoryDedupe,
-  parsePosition,
-  type Position,
-  type PresenceChange,
-  type PresenceEntry,
-  readResume,
-  type ShutdownOptions,
-  type UpgradeRequest,
-  type UpgradeResult,
-  welcomeFrame,
+  type CatchUp, CloseCode, type Connection, joinedFrame, leftFrame, MemoryDedupe, parsePosition, type Position, type PresenceChange,
+  type PresenceEntry, readResume, type ShutdownOptions, type UpgradeRequest, type UpgradeResult, welcomeFrame,
 } from "../../mod.ts";
 import { type MessageLimits, MessageRefused, ProtocolController, type ProtocolHandlers, type Refusal, type RefusalReply } from "../../src/protocol/mod.ts";
 import { DEFAULT_LOBBY_INTERVAL, LobbyController } from "./lobby.ts";
 import {
-  type ChatMessageKind,
-  type ChatOptions,
-  chatProtocol,
-  type ChatProtocol,
-  type ChatStats,
-  type ChatUser,
-  DEDUPE_TTL,
-  DEFAULT_ROOM,
-  DIRECTORY,
-  EMPTY_TEXT,
-  HISTORY_SIZE,
-  isObject,
-  iso,
-  MAX_MESSAGE_BYTES,
-  now,
-  type RateLimit,
-  ROOM_NAME,
-  type RoomOccupancy,
-  SESSION,
-  USERNAME,
-  usernameOf,
+  type ChatMessageKind, type ChatOptions, chatProtocol, type ChatProtocol, type ChatStats, type ChatUser, DEDUPE_TTL, DEFAULT_ROOM, DIRECTORY,
+  EMPTY_TEXT, HISTORY_SIZE, isObject, iso, MAX_MESSAGE_BYTES, now, type RateLimit, ROOM_NAME, type RoomOccupancy, SESSION, USERNAME, usernameOf,
 } from "./protocol.ts";
 import { guestName, isTaken, roomUsers, sessionUserId } from "./users.ts";
 
