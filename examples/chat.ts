@@ -29,20 +29,8 @@ import type { ChatOptions } from "./chat/protocol.ts";
 
 export { ChatController } from "./chat/controller.ts";
 export { LobbyController, type RoomDirectory, type RoomsUpdate } from "./chat/lobby.ts";
-export { AddressBudgets, SlidingWindow } from "./chat/limits.ts";
-export type {
-  ChatErrorCode,
-  ChatMessage,
-  ChatMessageKind,
-  ChatOptions,
-  ChatStats,
-  RateLimit,
-  RateLimits,
-  RoomOccupancy,
-  RoomUser,
-  Welcome,
-  WelcomeFields,
-} from "./chat/protocol.ts";
+export { chatProtocol } from "./chat/protocol.ts";
+export type { ChatErrorCode, ChatMessage, ChatMessageKind, ChatOptions, ChatProtocol, ChatStats, RateLimit, RateLimits, RoomOccupancy, RoomUser, Welcome, WelcomeFields } from "./chat/protocol.ts";
 
 // --- HTTP ------------------------------------------------------------------------
 

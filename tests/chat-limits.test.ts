@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AddressBudgets, ChatController, type RateLimit } from "../examples/chat.ts";
+import { ChatController, type RateLimit } from "../examples/chat.ts";
+import { KeyedWindows } from "../src/protocol/mod.ts";
 import { type ChatClient, fill, type Json, MANY, start } from "./helpers/chat-client.ts";
 import { within } from "./helpers/server.ts";
 
@@ -185,27 +186,27 @@ describe("chat example: limits per client address", () => {
   });
 
   test("the per-address state is bounded: at most maxAddresses are kept, and an address quiet for the longest window is forgotten", () => {
-    const limits = { chat: { messages: 2, windowMs: 1_000 }, username: { messages: 1, windowMs: 500 }, typing: { messages: 1, windowMs: 100 } };
-    const budgets = new AddressBudgets(limits, 3);
+    // The chat's per-address budgets are switchboard/protocol's KeyedWindows, one per kind (the chat limit's here).
+    const budgets = new KeyedWindows({ messages: 2, interval: 1_000 }, 3);
     const spend = (address: string, now: number) => {
-      const chat = budgets.windowsOf(address, now).chat;
+      const chat = budgets.windowOf(address, now);
       while (chat.allows(now)) chat.take(now);
     };
     spend("10.0.0.1", 0);
-    assert.equal(budgets.windowsOf("10.0.0.1", 999).chat.allows(999), false, "spent within the window");
-    assert.equal(budgets.windowsOf("10.0.0.1", 1_000).chat.allows(1_000), true, "free again once the window has passed");
+    assert.equal(budgets.windowOf("10.0.0.1", 999).allows(999), false, "spent within the window");
+    assert.equal(budgets.windowOf("10.0.0.1", 1_000).allows(1_000), true, "free again once the window has passed");
 
     for (const [i, address] of ["a", "b", "c", "d", "e"].entries()) spend(address, 2_000 + i);
     assert.equal(budgets.size, 3, "never more than maxAddresses");
-    assert.equal(budgets.windowsOf("e", 2_010).chat.allows(2_010), false, "the most recent keep their budgets");
-    assert.equal(budgets.windowsOf("a", 2_010).chat.allows(2_010), true, "the least recently used was forgotten first");
+    assert.equal(budgets.windowOf("e", 2_010).allows(2_010), false, "the most recent keep their budgets");
+    assert.equal(budgets.windowOf("a", 2_010).allows(2_010), true, "the least recently used was forgotten first");
 
-    // 1 s (the longest window) after they were last used, every window is empty: forgotten.
-    budgets.windowsOf("f", 3_010);
+    // 1 s (the window) after they were last used, every window is empty: forgotten.
+    budgets.windowOf("f", 3_010);
     assert.equal(budgets.size, 1);
     // Refused attempts keep an address in use, so a client that keeps trying keeps its count.
     spend("g", 4_000);
-    for (let now = 4_100; now < 5_000; now += 100) assert.equal(budgets.windowsOf("g", now).chat.allows(now), false, `at ${now}`);
-    assert.equal(budgets.windowsOf("g", 5_000).chat.allows(5_000), true);
+    for (let now = 4_100; now < 5_000; now += 100) assert.equal(budgets.windowOf("g", now).allows(now), false, `at ${now}`);
+    assert.equal(budgets.windowOf("g", 5_000).allows(5_000), true);
   });
 });

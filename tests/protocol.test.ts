@@ -13,11 +13,16 @@ import { type Connection, MemoryDedupe } from "../mod.ts";
 import { ClientError, connect } from "../src/client/mod.ts";
 import {
   defineProtocol,
+  KeyedWindows,
+  type MessageLimits,
   MessageRefused,
   type Protocol,
   ProtocolController,
   type ProtocolControllerOptions,
   type ProtocolHandlers,
+  type Refusal,
+  type RefusalReply,
+  SlidingWindow,
   type StandardSchema,
 } from "../src/protocol/mod.ts";
 import type { RawWebSocket } from "./helpers/raw-client.ts";
@@ -464,5 +469,264 @@ describe("protocol: defineProtocol", () => {
     assert.throws(() => defineProtocol(undefined as never), /the definition must be an object/);
     assert.throws(() => defineProtocol({ client: {} } as never), /'server' must be an object of schemas/);
     assert.throws(() => defineProtocol({ client: [], server: {} } as never), /'client' must be an object of schemas/);
+  });
+});
+
+// --- Shaping error replies ----------------------------------------------------------------
+
+/** Maps the schema's issues to codes of its own, and JSON that is not an object to unknown_type, as an application would. */
+class ShapedServer extends ChatServer {
+  readonly refusals: Refusal[] = [];
+  /** Makes the hook return what is not a reply. */
+  broken = false;
+  protected override refusal(conn: Connection, refusal: Refusal): RefusalReply {
+    this.refusals.push(refusal);
+    if (refusal.code === "invalid_frame" && refusal.data !== undefined) {
+      return { code: "unknown_type", message: `Cannot handle ${JSON.stringify(refusal.data)}: send an object with a type` };
+    }
+    if (refusal.code === "invalid_message" && refusal.messageType === "say") {
+      const text = (refusal.data as Json).text;
+      return { code: "empty_text", message: `Cannot say ${JSON.stringify(text)} from ${conn.id.length > 0 ? "you" : "?"}: it is empty` };
+    }
+    if (this.broken) return { code: 42 } as unknown as RefusalReply;
+    return refusal;
+  }
+}
+
+describe("protocol: refusal, the hook that shapes error replies", () => {
+  test("it gets the code, default message, type, issues and parsed message, and what it returns is sent (only what it returns)", async (t) => {
+    const controller = new ShapedServer(chat);
+    const server = await start(t, controller);
+    const a = await open(t, server);
+    assert.deepEqual(await ask(a, { type: "say", text: "", extra: 1 }), { type: "error", code: "empty_text", message: 'Cannot say "" from you: it is empty' });
+    const seen = controller.refusals[0]!;
+    assert.deepEqual([seen.code, seen.messageType, seen.data], ["invalid_message", "say", { type: "say", text: "", extra: 1 }]);
+    assert.deepEqual(seen.issues!.map((issue) => issue.path), ["text"]);
+    assert.match(seen.message, /^Cannot handle message 'say' as its fields are invalid: text: /);
+    for (const text of ["[1]", "42", "null"]) {
+      assert.deepEqual(await ask(a, text), { type: "error", code: "unknown_type", message: `Cannot handle ${text}: send an object with a type` });
+    }
+    // A malformed protocol frame has no application message: its refusal has no data, and is sent as it is.
+    assert.deepEqual(await ask(a, { type: "join" }), { type: "error", code: "invalid_frame", message: "Cannot join as 'room' must be a string" });
+    assert.equal(controller.refusals.at(-1)!.data, undefined);
+    // The default for everything else: the refusal itself, messageType and issues included.
+    const valibot = await ask(a, { type: "vote", poll: 1, choice: 1 });
+    assert.deepEqual([valibot.code, valibot.messageType, (valibot.issues as Json[]).length], ["invalid_message", "vote", 1]);
+    assert.deepEqual(await ask(a, { type: "fail", how: "refuse" }), { type: "error", code: "not_allowed", message: "Cannot fail here: refused on purpose", messageType: "fail" });
+    a.sendBinary(new Uint8Array([1]));
+    assert.equal((await next(a)).code, "binary_not_supported");
+    assert.equal(controller.refusals.at(-1)!.code, "binary_not_supported", "binary refusals go through it too");
+  });
+
+  test("acknowledged messages get the reply's code and message in their ack; a reply that is not { code, message } goes to onError", async (t) => {
+    const controller = new ShapedServer(chat);
+    const server = await start(t, controller);
+    const a = await open(t, server);
+    assert.deepEqual(await ask(a, { type: "say", text: "  ", ack: "k1" }), {
+      type: "ack",
+      key: "k1",
+      ok: false,
+      error: { code: "empty_text", message: 'Cannot say "  " from you: it is empty' },
+    });
+    controller.broken = true;
+    a.sendText(JSON.stringify({ type: "fail", how: "refuse" }));
+    await waitFor(() => controller.errors.length === 1, 5_000, "onError");
+    controller.broken = false;
+    assert.match(controller.errors[0]!.message, /'refusal' must return \{ code, message \}/);
+    assert.deepEqual(await ask(a, { type: "ping" }), { type: "pong" }, "nothing was sent for it, and the connection goes on");
+  });
+});
+
+// --- Rate limits per message type ---------------------------------------------------------------
+
+const limited = defineProtocol({
+  client: {
+    post: z.object({ text: z.string().min(1) }),
+    rename: z.object({ name: z.string() }),
+    typing: z.object({}),
+  },
+  server: {
+    posted: z.object({ text: z.string() }),
+    renamed: z.object({ name: z.string() }),
+    typing: z.object({ from: z.string() }),
+  },
+});
+type Limited = typeof limited;
+type Keyed = { key: string; name: string };
+
+class LimitedServer extends ProtocolController<Limited, Keyed> {
+  readonly handled: string[] = [];
+  protected readonly handlers: ProtocolHandlers<Limited, Keyed> = {
+    post: (conn, { text }) => {
+      this.handled.push(text);
+      this.send(conn, "posted", { text });
+    },
+    rename: (conn, { name }) => {
+      if (name === "taken") throw new MessageRefused("taken", "Cannot rename: taken");
+      conn.userData.name = name;
+      this.send(conn, "renamed", { name });
+    },
+    typing: (conn) => void this.send(conn, "typing", { from: conn.id }),
+  };
+  // The key of the shared limits comes from the URL, so that one test client can be many "addresses".
+  override onUpgrade(request: { query: URLSearchParams }) {
+    return { userData: { key: request.query.get("key") ?? "none", name: "" } };
+  }
+}
+
+async function startLimited(t: TestContext, options: ProtocolControllerOptions<Keyed, Limited>): Promise<{ controller: LimitedServer; connect(key?: string): Promise<RawWebSocket> }> {
+  const controller = new LimitedServer(limited, options);
+  const server = await startServer({ "/l": controller });
+  t.after(() => server.stop());
+  return {
+    controller,
+    async connect(key = "k") {
+      const client = await server.connect(`/l?key=${key}`);
+      t.after(() => client.destroy());
+      return client;
+    },
+  };
+}
+
+describe("protocol: rate limits per message type", () => {
+  test("per connection, in a sliding window: past it a rate_limited reply (an ack ok: false when acked); other types and connections have their own", async (t) => {
+    const { controller, connect } = await startLimited(t, { limits: { post: { messages: 2, interval: 400 } } });
+    const a = await connect();
+    const started = Date.now();
+    assert.equal((await ask(a, { type: "post", text: "1" })).type, "posted");
+    await delay(200);
+    assert.equal((await ask(a, { type: "post", text: "2" })).type, "posted");
+    assert.deepEqual(await ask(a, { type: "post", text: "3" }), {
+      type: "error",
+      code: "rate_limited",
+      message: "Cannot handle message 'post' as the limit is 2 messages in 0.4 s: wait a little",
+      messageType: "post",
+    });
+    assert.deepEqual(await ask(a, { type: "post", text: "4", ack: "k4" }), {
+      type: "ack",
+      key: "k4",
+      ok: false,
+      error: { code: "rate_limited", message: "Cannot handle message 'post' as the limit is 2 messages in 0.4 s: wait a little" },
+    });
+    assert.equal((await ask(a, { type: "rename", name: "x" })).type, "renamed", "another type is not limited");
+    const b = await connect();
+    assert.equal((await ask(b, { type: "post", text: "b" })).type, "posted", "another connection has its own window");
+    // "1" has left the window, "2" has not: one more fits, not two (a fixed window would allow both).
+    await delay(Math.max(0, started + 450 - Date.now()));
+    assert.equal((await ask(a, { type: "post", text: "5" })).type, "posted");
+    assert.equal((await ask(a, { type: "post", text: "6" })).code, "rate_limited");
+    assert.deepEqual(controller.handled, ["1", "2", "b", "5"]);
+    assert.equal(controller.rateLimitKeys, 0, "limits per connection keep no keys");
+  });
+
+  test("only a valid message counts, and only when every limit has room; a refused one counts nowhere; a handler's refusal counts", async (t) => {
+    const { connect } = await startLimited(t, {
+      limits: { rename: [{ messages: 3, interval: 10_000 }, { messages: 2, interval: 300, per: (conn) => conn.userData.key }] },
+    });
+    const a = await connect("shared");
+    for (let i = 0; i < 5; i++) assert.equal((await ask(a, { type: "rename" })).code, "invalid_message", "invalid: not counted");
+    assert.equal((await ask(a, { type: "rename", name: "taken" })).code, "taken", "refused by the handler: counted");
+    assert.equal((await ask(a, { type: "rename", name: "one" })).type, "renamed");
+    const refused = await ask(a, { type: "rename", name: "two" });
+    assert.deepEqual([refused.code, refused.message], ["rate_limited", "Cannot handle message 'rename' as the limit is 2 messages in 0.3 s: wait a little"]);
+    const b = await connect("other");
+    assert.equal((await ask(b, { type: "rename", name: "b1" })).type, "renamed", "another key has its own shared window");
+    // Once the shared window is free, the connection's own has exactly one left: the refused one was not counted in it.
+    await delay(350);
+    assert.equal((await ask(a, { type: "rename", name: "three" })).type, "renamed");
+    assert.match((await ask(a, { type: "rename", name: "four" })).message as string, /the limit is 3 messages in 10 s/);
+  });
+
+  test("per key: connections of one key share the window; keys are bounded by maxKeys and counted in rateLimitKeys", async (t) => {
+    const { controller, connect } = await startLimited(t, {
+      limits: { post: { messages: 2, interval: 10_000, per: (conn) => conn.userData.key, maxKeys: 2 } },
+    });
+    const a1 = await connect("a");
+    const a2 = await connect("a");
+    assert.equal((await ask(a1, { type: "post", text: "a1" })).type, "posted");
+    assert.equal((await ask(a2, { type: "post", text: "a2" })).type, "posted");
+    assert.equal((await ask(a2, { type: "post", text: "a2 again" })).code, "rate_limited", "a reconnect does not refill it");
+    assert.equal(controller.rateLimitKeys, 1);
+    for (const key of ["b", "c"]) assert.equal((await ask(await connect(key), { type: "post", text: key })).type, "posted");
+    assert.equal(controller.rateLimitKeys, 2, "never more than maxKeys");
+    assert.equal((await ask(a1, { type: "post", text: "a, forgotten" })).type, "posted", "the least recently used key was forgotten");
+  });
+
+  test('"drop" ignores past the limit without a word (an acked one is acked ok); counts() exempts a message', async (t) => {
+    const { controller, connect } = await startLimited(t, {
+      limits: {
+        typing: { messages: 1, interval: 10_000, action: "drop" },
+        rename: { messages: 1, interval: 10_000, counts: (conn, { name }) => name !== conn.userData.name },
+      },
+    });
+    const a = await connect();
+    assert.equal((await ask(a, { type: "typing" })).type, "typing");
+    a.sendText(JSON.stringify({ type: "typing" }));
+    assert.deepEqual(await ask(a, { type: "typing", ack: "t" }), { type: "ack", key: "t", ok: true }, "dropped: no typing, no error");
+    assert.equal((await ask(a, { type: "rename", name: "same" })).type, "renamed");
+    for (let i = 0; i < 3; i++) assert.equal((await ask(a, { type: "rename", name: "same" })).type, "renamed", "the same name: not counted");
+    assert.equal((await ask(a, { type: "rename", name: "other" })).code, "rate_limited");
+    assert.deepEqual(controller.handled, []);
+  });
+
+  test("with a dedupe, a repeat already done is answered from it without being limited; dedupe.types chooses the types deduplicated", async (t) => {
+    const { controller, connect } = await startLimited(t, {
+      limits: { post: { messages: 1, interval: 10_000 } },
+      dedupe: { store: new MemoryDedupe(), types: ["post"] },
+    });
+    const a = await connect();
+    assert.equal((await ask(a, { type: "post", text: "once", ack: "p" })).type, "posted");
+    assert.deepEqual(await next(a), { type: "ack", key: "p", ok: true });
+    assert.deepEqual(await ask(a, { type: "post", text: "once", ack: "p" }), { type: "ack", key: "p", ok: true }, "done: not limited");
+    assert.equal((await ask(a, { type: "post", text: "new", ack: "q" })).ok, false, "a new key is limited");
+    // rename is not in dedupe.types: each repeat runs.
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await ask(a, { type: "rename", name: `n${i}`, ack: "r" })).type, "renamed");
+      assert.deepEqual(await next(a), { type: "ack", key: "r", ok: true });
+    }
+    assert.deepEqual(controller.handled, ["once"]);
+    assert.throws(() => new LimitedServer(limited, { dedupe: { store: new MemoryDedupe(), types: ["nope" as "post"] } }), /'dedupe.types' must be an array of client message types/);
+  });
+
+  test("bad limits are refused when the controller is created, naming the option", () => {
+    const bad: [RegExp, unknown][] = [
+      [/'limits.nope' is not a client message type/, { nope: { messages: 1, interval: 1 } }],
+      [/'limits.post.messages' must be an integer of at least 0/, { post: { messages: 1.5, interval: 1 } }],
+      [/'limits.post.messages' is missing/, { post: { interval: 1 } }],
+      [/'limits.post\[1\].interval' must be a finite number of milliseconds above 0/, { post: [{ messages: 1, interval: 1 }, { messages: 1, interval: 0 }] }],
+      [/'limits.post.per' must be a function/, { post: { messages: 1, interval: 1, per: "address" } }],
+      [/'limits.post.maxKeys' needs 'per'/, { post: { messages: 1, interval: 1, maxKeys: 5 } }],
+      [/'limits.post.maxKeys' must be an integer of at least 1/, { post: { messages: 1, interval: 1, per: () => "", maxKeys: 0 } }],
+      [/'limits.post.action' must be "reply" or "drop"/, { post: { messages: 1, interval: 1, action: "close" } }],
+      [/'windowMs' is not an option/, { post: { messages: 1, interval: 1, windowMs: 1 } }],
+      [/'limits.post' must be an object/, { post: 5 }],
+    ];
+    for (const [pattern, limits] of bad) {
+      assert.throws(() => new LimitedServer(limited, { limits: limits as MessageLimits<Limited, Keyed> }), (error: Error) => pattern.test(error.message), String(pattern));
+    }
+  });
+
+  test("SlidingWindow is exact; KeyedWindows keeps at most maxKeys, forgets a key quiet for an interval, and a refused try keeps a key in use", () => {
+    const window = new SlidingWindow({ messages: 2, interval: 1_000 });
+    for (const now of [0, 600]) {
+      assert.equal(window.allows(now), true);
+      window.take(now);
+    }
+    assert.deepEqual([window.allows(999), window.allows(1_000)], [false, true]);
+    window.take(1_000);
+    assert.deepEqual([window.allows(1_599), window.allows(1_600)], [false, true]);
+    assert.equal(new SlidingWindow({ messages: 0, interval: 1 }).allows(0), false);
+
+    const keyed = new KeyedWindows({ messages: 1, interval: 1_000 }, 3);
+    const spend = (key: string, now: number) => keyed.windowOf(key, now).take(now);
+    for (const [i, key] of ["a", "b", "c", "d"].entries()) spend(key, i);
+    assert.equal(keyed.size, 3);
+    assert.equal(keyed.windowOf("d", 10).allows(10), false, "the most recent keep their windows");
+    assert.equal(keyed.windowOf("a", 10).allows(10), true, "the least recently used went first");
+    keyed.windowOf("z", 1_020);
+    assert.equal(keyed.size, 1, "a whole interval after their last use, the others are forgotten");
+    spend("g", 2_000);
+    for (let now = 2_100; now < 3_000; now += 100) assert.equal(keyed.windowOf("g", now).allows(now), false, `at ${now}`);
+    assert.equal(keyed.windowOf("g", 3_000).allows(3_000), true);
   });
 });

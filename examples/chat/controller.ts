@@ -1,115 +1,75 @@
 /**
  * `/chat` and `/chat/<room>`: one controller for every room, on one process
- * or on several sharing an engine. Messages are recorded broadcasts; who is
- * in a room is presence, keyed by the page's session, so that a page that
- * reconnects within the grace (to any process) is not announced as gone and
- * back.
+ * or on several sharing an engine, speaking the chat's protocol. Messages
+ * are recorded broadcasts; who is in a room is presence, keyed by the page's
+ * session, so that a page that reconnects within the grace (to any process)
+ * is not announced as gone and back.
  *
  * @module
  */
 import {
-  type AckOutcome,
-  ackFrame,
-  type CatchUp,
-  CloseCode,
-  type Connection,
-  type Dedupe,
-  joinedFrame,
-  leftFrame,
-  MemoryDedupe,
-  parseClientFrame,
-  parsePosition,
-  PONG_FRAME,
-  type Position,
-  type PresenceChange,
-  type PresenceEntry,
-  type ShutdownOptions,
-  type UpgradeRequest,
-  type UpgradeResult,
-  readResume,
-  WebSocketController,
-  welcomeFrame,
+  type CatchUp, CloseCode, type Connection, joinedFrame, leftFrame, MemoryDedupe, parsePosition, type Position, type PresenceChange,
+  type PresenceEntry, readResume, type ShutdownOptions, type UpgradeRequest, type UpgradeResult, welcomeFrame,
 } from "../../mod.ts";
-import {
-  AddressBudgets,
-  checkedNumber,
-  DEFAULT_ADDRESS_LIMITS,
-  DEFAULT_LIMITS,
-  DEFAULT_MAX_ADDRESSES,
-  KIND_WORDS,
-  newWindows,
-  resolveLimits,
-} from "./limits.ts";
+import { type MessageLimits, MessageRefused, ProtocolController, type ProtocolHandlers, type Refusal, type RefusalReply } from "../../src/protocol/mod.ts";
 import { DEFAULT_LOBBY_INTERVAL, LobbyController } from "./lobby.ts";
 import {
-  type ChatErrorCode,
-  type ChatMessage,
-  type ChatMessageKind,
-  type ChatOptions,
-  type ChatStats,
-  type ChatUser,
-  DEDUPE_TTL,
-  DEFAULT_ROOM,
-  DIRECTORY,
-  HISTORY_SIZE,
-  isObject,
-  iso,
-  MAX_MESSAGE_BYTES,
-  MAX_TEXT_LENGTH,
-  now,
-  type RateLimit,
-  ROOM_NAME,
-  type RoomOccupancy,
-  SESSION,
-  USERNAME,
-  usernameOf,
-  type WelcomeFields,
+  type ChatMessageKind, type ChatOptions, chatProtocol, type ChatProtocol, type ChatStats, type ChatUser, DEDUPE_TTL, DEFAULT_ROOM, DIRECTORY,
+  EMPTY_TEXT, HISTORY_SIZE, isObject, iso, MAX_MESSAGE_BYTES, now, type RateLimit, ROOM_NAME, type RoomOccupancy, SESSION, USERNAME, usernameOf,
 } from "./protocol.ts";
 import { guestName, isTaken, roomUsers, sessionUserId } from "./users.ts";
+
+/**
+ * Every kind is limited, per connection and per client address (so that
+ * reconnecting does not start a fresh budget), because every kind is sent on
+ * to the whole room: unlimited renames or typing notices let one client make
+ * the server send to every member at its own rate. The page renames once per
+ * connection and sends a typing notice at most every 2 s, far below these;
+ * the address limits leave room for about three busy tabs (or people behind
+ * one NAT) at once.
+ */
+const DEFAULT_LIMITS: Readonly<Record<ChatMessageKind, [own: number, perAddress: number]>> = { chat: [20, 60], username: [5, 20], typing: [10, 30] };
+const DEFAULT_WINDOW_MS = 10_000;
+const DEFAULT_MAX_ADDRESSES = 10_000;
+/** What each kind is called in a `rate_limited` error. */
+const KIND_WORDS: Readonly<Record<ChatMessageKind, string[]>> = {
+  chat: ["send message", "messages"],
+  username: ["change username", "renames"],
+  typing: ["send typing", "typing notices"],
+};
 
 /**
  * The chat. It owns the `/lobby` controller, which it tells about every
  * change of who is where. With an engine, both are named ("chat", "lobby")
  * so that they are one endpoint each on every process.
  */
-export class ChatController extends WebSocketController<ChatUser> {
+export class ChatController extends ProtocolController<ChatProtocol, ChatUser> {
   /** The `/lobby` endpoint: who is in which room. */
   readonly lobby: LobbyController;
-  readonly #limits: Readonly<Record<ChatMessageKind, RateLimit>>;
-  readonly #addressLimits: Readonly<Record<ChatMessageKind, RateLimit>>;
-  readonly #addresses: AddressBudgets;
-  /**
-   * Acknowledged chat messages already recorded (not refused ones), by
-   * user: a page re-sends an unacknowledged one after a reconnect, and it is
-   * recorded once. Shared by every process when it is a `RedisDedupe` (as
-   * `npm run chat` with `REDIS_URL` makes it).
-   */
-  readonly #sent: Dedupe;
   #stopping = false;
 
   /** Creates the chat; see {@linkcode ChatOptions} for the defaults. A RangeError for a bad limit. */
   constructor(options: ChatOptions = {}) {
-    super({
+    const lobbyInterval = checkedNumber("lobbyInterval", options.lobbyInterval, DEFAULT_LOBBY_INTERVAL, 0, false);
+    super(chatProtocol, {
       name: "chat",
       engine: options.engine,
       maxMessageSize: MAX_MESSAGE_BYTES,
       historySize: HISTORY_SIZE,
       history: options.history,
       presenceGrace: options.presenceGrace,
+      limits: chatLimits(options),
+      // Only a chat message is remembered by its key, by user: it is the one whose repeat would
+      // show twice. A refused one is not (the dedupe keeps only what was done): its repeat is judged
+      // afresh. Shared by every process when it is a `RedisDedupe` (as `npm run chat` with `REDIS_URL` makes it).
+      dedupe: { store: options.dedupe ?? new MemoryDedupe({ ttl: DEDUPE_TTL }), scope: (conn) => conn.userData.userId, types: ["chat"] },
     });
-    const perConnection = { ...options.limits, chat: options.limits?.chat ?? options.rateLimit };
-    this.#limits = resolveLimits("limits", perConnection, DEFAULT_LIMITS);
-    this.#addressLimits = resolveLimits("addressLimits", options.addressLimits, DEFAULT_ADDRESS_LIMITS);
-    const maxAddresses = checkedNumber("maxAddresses", options.maxAddresses, DEFAULT_MAX_ADDRESSES, 1, true);
-    this.#addresses = new AddressBudgets(this.#addressLimits, maxAddresses);
-    const lobbyInterval = checkedNumber("lobbyInterval", options.lobbyInterval, DEFAULT_LOBBY_INTERVAL, 0, false);
     this.lobby = new LobbyController(this, lobbyInterval, options.engine);
-    this.#sent = options.dedupe ?? new MemoryDedupe({ ttl: DEDUPE_TTL });
   }
 
-  /** Client addresses whose rate limits are kept now (bounded by `maxAddresses`). */
+  /** Rate-limit budgets of client addresses kept now: one per address and kind it sent (at most `maxAddresses` per kind). */
   get trackedAddresses(): number {
-    return this.#addresses.size;
+    return this.rateLimitKeys;
   }
 
   /** Closes every connection, then the presences (see `WebSocketController.shutdown`). */
@@ -121,7 +81,7 @@ export class ChatController extends WebSocketController<ChatUser> {
   // --- Hooks ---------------------------------------------------------------
 
   override async onUpgrade(request: UpgradeRequest): Promise<UpgradeResult<ChatUser>> {
-    const room = roomOf(request);
+    const room = request.params.room ?? (request.path === "/chat" ? DEFAULT_ROOM : undefined);
     if (room === undefined || !ROOM_NAME.test(room)) {
       return new Response("Cannot join room as its name must be 1 to 32 of a-z, 0-9, '-' and '_'\n", { status: 400 });
     }
@@ -136,23 +96,15 @@ export class ChatController extends WebSocketController<ChatUser> {
     const userId = session !== null && SESSION.test(session) ? await sessionUserId(session) : "";
     const wanted = request.query.get("username")?.trim();
     const wantedName = wanted !== undefined && USERNAME.test(wanted) ? wanted : undefined;
-    return { userData: { room, username: "", userId, wantedName, since, windows: newWindows(this.#limits), welcomed: false } };
+    return { userData: { room, username: "", userId, wantedName, since, welcomed: false } };
   }
 
   override async onConnect(conn: Connection<ChatUser>): Promise<void> {
     const user = conn.userData;
     user.userId ||= conn.id;
-    let catchUp: CatchUp;
-    try {
-      // One step: every recorded message of the room is either in the catch-up or delivered
-      // live after this hook, never both, never neither, even with a slow History, and
-      // whichever process recorded it.
-      catchUp = await conn.join(user.room, { since: user.since, limit: HISTORY_SIZE });
-    } catch (error) {
-      // Without a welcome the page would wait forever; closed, it reconnects with backoff.
-      conn.close(CloseCode.InternalError, "History unavailable");
-      throw error; // on to onError, which logs it
-    }
+    // One step: every recorded message of the room is either in the catch-up or delivered live
+    // after this hook, never both, never neither, even with a slow History, and whichever process recorded it.
+    const catchUp = await joinOrClose(conn, user.since);
     await this.#welcome(conn, catchUp);
   }
 
@@ -163,78 +115,44 @@ export class ChatController extends WebSocketController<ChatUser> {
    * shows in place of what it showed. Its presence stays: nobody is told anything.
    */
   override async onResync(conn: Connection<ChatUser>, room: string, position: Position): Promise<void> {
-    const user = conn.userData;
-    if (room !== user.room || conn.readyState !== 1) return;
-    if (!user.welcomed) return super.onResync(conn, room, position); // not welcomed yet: closed, to reconnect
+    if (room !== conn.userData.room || conn.readyState !== 1) return;
+    if (!conn.userData.welcomed) return super.onResync(conn, room, position); // not welcomed yet: closed, to reconnect
     conn.leave(room); // its presence waits for the grace, and the join below takes it up again
-    let catchUp: CatchUp;
-    try {
-      catchUp = await conn.join(room, { limit: HISTORY_SIZE });
-    } catch (error) {
-      conn.close(CloseCode.InternalError, "History unavailable");
-      throw error;
-    }
+    const catchUp = await joinOrClose(conn, undefined);
     if (conn.readyState === 1) conn.sendText(joinedFrame(room, catchUp));
   }
 
+  // One room per connection: another room is not joined (`left` says so, and is true), and the
+  // connection's own is neither joined again nor left (an error, as `left` would be false).
+  protected override onJoinRequest(conn: Connection<ChatUser>, room: string): void {
+    this.#inBand(conn, room, "join");
+  }
+
+  protected override onLeaveRequest(conn: Connection<ChatUser>, room: string): void {
+    this.#inBand(conn, room, "leave");
+  }
+
+  #inBand(conn: Connection<ChatUser>, room: string, action: string): void {
+    if (room !== conn.userData.room) conn.sendText(leftFrame(room, "Cannot join or leave rooms in-band: connect to /chat/<room>"));
+    else conn.sendJson({ type: "error", code: "invalid_frame", message: `Cannot ${action} this connection's own room in-band: close it, or connect to /chat/<room>` });
+  }
+
   /**
-   * A frame of the wire protocol (a ping, a join or leave, which this chat
-   * answers as it has one room per connection) or one of the chat's. A
-   * message with an `ack` key is answered with an `ack` frame, `ok: false`
-   * with the reason when refused, instead of an `error`; a repeat of a key
-   * already recorded is acknowledged without being recorded again.
+   * The chat's codes and words for what the protocol refuses (see
+   * `ChatErrorCode`), in `{ type, code, message }` frames as before the protocol had more fields.
    */
-  override async onTextMessage(conn: Connection<ChatUser>, text: string): Promise<void> {
-    const frame = parseClientFrame(text);
-    switch (frame.kind) {
-      case "ping":
-        conn.sendText(PONG_FRAME);
-        return;
-      case "join":
-      case "leave":
-        // One room per connection: another room is not joined (`left` says so, and is true), and
-        // the connection's own is neither joined again nor left (an error, as `left` would be false).
-        if (frame.room !== conn.userData.room) {
-          conn.sendText(leftFrame(frame.room, "Cannot join or leave rooms in-band: connect to /chat/<room>"));
-          return;
-        }
-        return this.#reject(conn, "invalid_frame", `Cannot ${frame.kind} this connection's own room in-band: close it, or connect to /chat/<room>`);
-      case "invalid":
-        return this.#reject(conn, "invalid_frame", frame.reason);
+  protected override refusal(_conn: Connection<ChatUser>, { code, message, messageType, issues, data, limit }: Refusal<ChatUser>): RefusalReply {
+    if (limit !== undefined) {
+      const [action, noun] = KIND_WORDS[messageType as ChatMessageKind];
+      return { code, message: `Cannot ${action} as the limit is ${limit.messages} ${noun} in ${limit.interval / 1000} s${limit.per ? " per address" : ""}: wait a little` };
     }
-    if (frame.data === undefined) return this.#reject(conn, "invalid_json", "Cannot read message as it is not valid JSON");
-    const fields = isObject(frame.data) ? frame.data : {};
-    const { ack } = frame;
-    if (ack === undefined) {
-      const outcome = await this.#handle(conn, fields);
-      if (!outcome.ok) this.#reject(conn, outcome.error.code as ChatErrorCode, outcome.error.message);
-      return;
+    if (code === "invalid_message" && messageType === "username") {
+      return { code: "invalid_username", message: "Cannot change username as it must be 1 to 32 letters, digits, spaces, '_', '-' or '.'" };
     }
-    // Only a chat message is remembered by its key: it is the one whose repeat would show twice.
-    // A refused one is not (the dedupe keeps only what was done): its repeat is judged afresh.
-    const { outcome } = fields.type === "chat"
-      ? await this.#sent.run(conn.userData.userId, ack, () => this.#handle(conn, fields))
-      : { outcome: await this.#handle(conn, fields) };
-    if (conn.readyState === 1) conn.sendText(ackFrame(ack, outcome));
-  }
-
-  /** One chat frame: what it came to. */
-  async #handle(conn: Connection<ChatUser>, fields: Record<string, unknown>): Promise<AckOutcome> {
-    switch (fields.type) {
-      case "chat":
-        return await this.#chat(conn, fields.text);
-      case "username":
-        return await this.#rename(conn, fields.username);
-      case "typing":
-        this.#typing(conn);
-        return OK;
-      default:
-        return refusal("unknown_type", "Cannot handle message as its 'type' is not chat, username or typing");
-    }
-  }
-
-  override onBinaryMessage(conn: Connection<ChatUser>): void {
-    this.#reject(conn, "binary_not_supported", "Cannot handle message as it is binary: send JSON text");
+    if (code === "invalid_message") return { code: issues?.[0]?.message === EMPTY_TEXT ? "empty_text" : "text_too_long", message: issues![0]!.message };
+    // JSON that is not an object has no type the chat knows of.
+    if (code === "invalid_frame" && data !== undefined) return { code: "unknown_type", message: "Cannot handle message as its 'type' is not chat, username or typing" };
+    return { code, message };
   }
 
   /**
@@ -245,9 +163,8 @@ export class ChatController extends WebSocketController<ChatUser> {
   override async onPresence({ type, room, key, data }: PresenceChange): Promise<void> {
     if (room === DIRECTORY) return this.lobby.announce();
     // Updates are renames, announced by the rename itself, which knows the old name.
-    if (type === "update") return;
     const username = usernameOf(data);
-    if (username === undefined) return;
+    if (type === "update" || username === undefined) return;
     let userCount: number;
     try {
       userCount = (await this.presence(room)).length;
@@ -255,12 +172,47 @@ export class ChatController extends WebSocketController<ChatUser> {
       if (this.#stopping) return; // a leave made by the shutdown itself, whose engine closes meanwhile
       throw error;
     }
-    this.broadcastJson(
-      { type: type === "join" ? "user_joined" : "user_left", userId: key, username, userCount, timestamp: now() },
-      // The user's own connections here (the one that joined) have it in their welcome.
-      { room, except: [...this.room(room)].filter((member) => member.userData.userId === key) },
-    );
+    // The user's own connections here (the one that joined) have it in their welcome.
+    const except = [...this.room(room)].filter((member) => member.userData.userId === key);
+    this.broadcast(type === "join" ? "user_joined" : "user_left", { userId: key, username, userCount, timestamp: now() }, { room, except });
   }
+
+  // --- Client messages (validated and rate limited by the protocol) ---------------------
+
+  protected readonly handlers: ProtocolHandlers<ChatProtocol, ChatUser> = {
+    /**
+     * Recorded in the room's history, then sent to the room, sender included;
+     * the library keeps recorded messages of a room in order (with an engine,
+     * one order and the same ids on every process). The message is built from
+     * the position the history gives it, so that it carries its own id and epoch.
+     */
+    chat: async (conn, { text }) => {
+      const { room, username, userId } = conn.userData;
+      const message = ({ id, epoch, timestamp }: { id: number; epoch: string; timestamp: number }) => ({
+        id, epoch, connectionId: conn.id, userId, username, text, room, timestamp: iso(timestamp),
+      });
+      await this.broadcast("message", message, { room, record: true });
+    },
+    /** A name nobody else in the room has (ignoring case), on any process. */
+    username: async (conn, { username }) => {
+      const user = conn.userData;
+      if (username === user.username) return;
+      // Two processes may grant one name at the same moment: an example's trade-off, not a lock.
+      if (isTaken(await this.presence(user.room), username, user.userId)) {
+        throw new MessageRefused("username_taken", `Cannot change username as '${username}' is taken in this room`);
+      }
+      await this.#setPresence(conn, username);
+      const oldUsername = user.username;
+      // Every connection of the user here takes the name (tabs that share a session are one user);
+      // one on another process keeps its old name in its own messages until it renames too.
+      for (const member of this.room(user.room)) if (member.userData.userId === user.userId) member.userData.username = username;
+      this.broadcast("username_changed", { userId: user.userId, connectionId: conn.id, oldUsername, username, timestamp: now() }, { room: user.room });
+    },
+    typing: (conn) => {
+      const { room, username, userId } = conn.userData;
+      this.broadcast("typing", { connectionId: conn.id, userId, username }, { room, except: conn });
+    },
+  };
 
   // --- Joining -------------------------------------------------------------
 
@@ -286,16 +238,9 @@ export class ChatController extends WebSocketController<ChatUser> {
     }
     if (conn.readyState !== 1) return;
     user.welcomed = true;
-    const fields: WelcomeFields = {
-      connectionId: conn.id,
-      userId: user.userId,
-      username: user.username,
-      room: user.room,
-      userCount: users.length,
-      users: roomUsers(users),
-      timestamp: now(),
-    };
-    conn.sendText(welcomeFrame({ [user.room]: catchUp }, { ...fields }));
+    const { room, userId, username } = user;
+    const fields = { connectionId: conn.id, userId, username, room, userCount: users.length, users: roomUsers(users), timestamp: now() };
+    conn.sendText(welcomeFrame({ [room]: catchUp }, fields));
   }
 
   /** The user's presence in its room and in the directory, under `username`. */
@@ -305,102 +250,6 @@ export class ChatController extends WebSocketController<ChatUser> {
       conn.setPresence(room, { username }, { key: userId }),
       conn.setPresence(DIRECTORY, { room, username }, { key: `${room}/${userId}` }),
     ]);
-  }
-
-  // --- Client messages -------------------------------------------------------
-
-  /** `{"type":"chat","text"}`: checked, rate limited, then recorded and sent to the whole room. */
-  async #chat(conn: Connection<ChatUser>, value: unknown): Promise<AckOutcome> {
-    const text = typeof value === "string" ? value.trim() : "";
-    const length = [...text].length; // characters, not UTF-16 units
-    if (length === 0) {
-      return refusal("empty_text", "Cannot send message as 'text' is empty");
-    }
-    if (length > MAX_TEXT_LENGTH) {
-      return refusal("text_too_long", `Cannot send message as 'text' must be at most ${MAX_TEXT_LENGTH} characters: current length is ${length}`);
-    }
-    const refused = this.#allow(conn, "chat");
-    if (refused) return refused;
-    await this.#record(conn, text);
-    return OK;
-  }
-
-  /**
-   * Records the message in its room's history, then sends it to the room,
-   * sender included; the library keeps recorded messages of a room in order
-   * (with an engine, one order and the same ids on every process). The
-   * message is built from the position the history gives it, so that it
-   * carries its own id and epoch.
-   */
-  async #record(conn: Connection<ChatUser>, text: string): Promise<void> {
-    const { room, username, userId } = conn.userData;
-    await this.broadcastJson(
-      ({ id, epoch, timestamp }) =>
-        ({ type: "message", id, epoch, connectionId: conn.id, userId, username, text, room, timestamp: iso(timestamp) }) satisfies ChatMessage,
-      { room, record: true },
-    );
-  }
-
-  /** `{"type":"username","username"}`: a valid name nobody else in the room has (ignoring case), on any process. */
-  async #rename(conn: Connection<ChatUser>, value: unknown): Promise<AckOutcome> {
-    const username = typeof value === "string" ? value.trim() : "";
-    if (!USERNAME.test(username)) {
-      return refusal("invalid_username", "Cannot change username as it must be 1 to 32 letters, digits, spaces, '_', '-' or '.'");
-    }
-    const user = conn.userData;
-    if (username === user.username) return OK;
-    // Limited before the name is looked up in the room, which costs a read of its presences.
-    const refused = this.#allow(conn, "username");
-    if (refused) return refused;
-    // Two processes may grant one name at the same moment: an example's trade-off, not a lock.
-    if (isTaken(await this.presence(user.room), username, user.userId)) {
-      return refusal("username_taken", `Cannot change username as '${username}' is taken in this room`);
-    }
-    await this.#setPresence(conn, username);
-    const oldUsername = user.username;
-    // Every connection of the user here takes the name (tabs that share a session are one user);
-    // one on another process keeps its old name in its own messages until it renames too.
-    for (const member of this.room(user.room)) if (member.userData.userId === user.userId) member.userData.username = username;
-    this.broadcastJson(
-      { type: "username_changed", userId: user.userId, connectionId: conn.id, oldUsername, username, timestamp: now() },
-      { room: user.room },
-    );
-    return OK;
-  }
-
-  /**
-   * `{"type":"typing"}`: passed on to the others in the room. Past the limit
-   * it is dropped without a reply: a typing notice is a hint that the next
-   * one replaces, and the page sends them on keystrokes, not on request.
-   */
-  #typing(conn: Connection<ChatUser>): void {
-    if (this.#allow(conn, "typing")) return;
-    const { room, username, userId } = conn.userData;
-    this.broadcastJson({ type: "typing", connectionId: conn.id, userId, username }, { room, except: conn });
-  }
-
-  /**
-   * Whether the connection may send one more message of this kind now: both
-   * its own window and its address's must have room, and only then is it
-   * counted in both. Refused: a `rate_limited` refusal naming the limit.
-   */
-  #allow(conn: Connection<ChatUser>, kind: ChatMessageKind): AckOutcome | undefined {
-    const time = Date.now();
-    const own = conn.userData.windows[kind];
-    const shared = this.#addresses.windowsOf(conn.remoteAddress, time)[kind];
-    const refusedBy = !own.allows(time) ? "" : !shared.allows(time) ? " per address" : undefined;
-    if (refusedBy === undefined) {
-      own.take(time);
-      shared.take(time);
-      return undefined;
-    }
-    const { messages, windowMs } = refusedBy === "" ? this.#limits[kind] : this.#addressLimits[kind];
-    const { action, noun } = KIND_WORDS[kind];
-    return refusal("rate_limited", `Cannot ${action} as the limit is ${messages} ${noun} in ${windowMs / 1000} s${refusedBy}: wait a little`);
-  }
-
-  #reject(conn: Connection<ChatUser>, code: ChatErrorCode, message: string): void {
-    conn.sendJson({ type: "error", code, message });
   }
 
   // --- Rooms, across processes ---------------------------------------------------
@@ -438,11 +287,14 @@ export class ChatController extends WebSocketController<ChatUser> {
   }
 }
 
-const OK: AckOutcome = Object.freeze({ ok: true });
-
-
-function refusal(code: ChatErrorCode, message: string): AckOutcome {
-  return { ok: false, error: { code, message } };
+/** Joins the connection's room from `since`; if the history fails it is closed (the page reconnects with backoff), rather than left waiting for a welcome. */
+async function joinOrClose(conn: Connection<ChatUser>, since: Position | number | undefined): Promise<CatchUp> {
+  try {
+    return await conn.join(conn.userData.room, { since, limit: HISTORY_SIZE });
+  } catch (error) {
+    conn.close(CloseCode.InternalError, "History unavailable");
+    throw error; // on to onError, which logs it
+  }
 }
 
 /** The name a connection starts with: see `#welcome`. */
@@ -453,7 +305,43 @@ function nameFor(user: ChatUser, users: readonly PresenceEntry[]): string {
   return guestName(users);
 }
 
-/** `/chat` is the default room; `/chat/<room>` names one; anything else names none. */
-function roomOf(request: UpgradeRequest): string | undefined {
-  return request.params.room ?? (request.path === "/chat" ? DEFAULT_ROOM : undefined);
+/**
+ * The protocol's limits from the chat's options: each kind per connection and per address, both
+ * counted only when both have room. Typing past them is dropped without a reply: a typing notice
+ * is a hint that the next one replaces. Asking for one's own name counts for none.
+ */
+function chatLimits(options: ChatOptions): MessageLimits<ChatProtocol, ChatUser> {
+  const maxKeys = checkedNumber("maxAddresses", options.maxAddresses, DEFAULT_MAX_ADDRESSES, 1, true);
+  const own = { ...options.limits, chat: options.limits?.chat ?? options.rateLimit };
+  const limits: Record<string, unknown> = {};
+  for (const kind of ["chat", "username", "typing"] as const) {
+    const [ownMessages, addressMessages] = DEFAULT_LIMITS[kind];
+    const extra = kind === "typing" ? { action: "drop" } : kind === "username" ? { counts: renames } : {};
+    limits[kind] = [
+      { ...checkedLimit(`limits.${kind}`, own[kind], ownMessages), ...extra },
+      { ...checkedLimit(`addressLimits.${kind}`, options.addressLimits?.[kind], addressMessages), ...extra, per: (conn: Connection) => conn.remoteAddress, maxKeys },
+    ];
+  }
+  return limits;
+}
+
+function renames(conn: Connection<ChatUser>, { username }: { username: string }): boolean {
+  return username !== conn.userData.username;
+}
+
+function checkedLimit(option: string, limit: RateLimit | undefined, messages: number): { messages: number; interval: number } {
+  if (limit === undefined) return { messages, interval: DEFAULT_WINDOW_MS };
+  if (!Number.isInteger(limit.messages) || limit.messages < 0 || !(limit.windowMs > 0 && Number.isFinite(limit.windowMs))) {
+    throw new RangeError(`Cannot create chat as '${option}' must have a whole 'messages' of 0 or more and a finite 'windowMs' above 0: current value is ${JSON.stringify(limit)}`);
+  }
+  return { messages: limit.messages, interval: limit.windowMs };
+}
+
+/** A whole or finite number of at least `min`, or its default; a RangeError otherwise. */
+function checkedNumber(option: string, value: number | undefined, fallback: number, min: number, integer: boolean): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`Cannot create chat as '${option}' must be a ${integer ? "whole" : "finite"} number of at least ${min}: current value is ${value}`);
+  }
+  return value;
 }

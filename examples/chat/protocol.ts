@@ -1,11 +1,14 @@
 /**
- * The chat's rules and the shapes of its messages: what the page and the
- * tests rely on. The README's protocol tables say the same in prose.
+ * The chat's protocol, as zod schemas both ways (what the page and the tests
+ * rely on; the README's protocol tables say the same in prose), its rules
+ * and options. A client can `import type { ChatProtocol }` and get typed
+ * sends and messages from `connect<ChatProtocol>(url)`.
  *
  * @module
  */
+import { z } from "zod";
 import type { Dedupe, Engine, History, Position, RoomState } from "../../mod.ts";
-import type { SlidingWindow } from "./limits.ts";
+import { defineProtocol, type Protocol, type ServerMessage } from "../../src/protocol/mod.ts";
 
 /** The room of `/chat`. */
 export const DEFAULT_ROOM = "general";
@@ -29,25 +32,52 @@ export const MAX_MESSAGE_BYTES: number = 10 * 1024;
  * so no client can join it or record in it.
  */
 export const DIRECTORY = "#rooms";
+/** The schema's text for a chat message without text: the controller answers it as `empty_text` (any other as `text_too_long`). */
+export const EMPTY_TEXT = "Cannot send message as 'text' is empty";
 
-/** A chat message as the server sends it, live and in the messages of a `welcome` or `joined`. */
-export interface ChatMessage {
-  type: "message";
-  /** The room's history id; ids increase by one within an epoch. */
-  id: number;
-  /**
-   * The history's run of ids the message belongs to. A reconnecting client
-   * sends the last id and epoch it saw in `?resume=` (the wire protocol's).
-   */
-  epoch: string;
-  connectionId: string;
-  /** The sender's user id (see {@linkcode ChatUser.userId}); absent from messages recorded before there was one. */
-  userId: string;
-  username: string;
-  text: string;
-  room: string;
-  timestamp: string;
-}
+const string = z.string();
+const username = { userId: string, username: string };
+const presence = z.object({ ...username, userCount: z.number(), timestamp: string });
+
+// zod's types written out, as isolatedDeclarations wants for an exported value: the schemas below must match them.
+type Shape<Keys extends string, Type extends z.ZodType = z.ZodString> = z.ZodObject<Record<Keys, Type>, z.core.$strip>;
+type Presence = z.ZodObject<{ userId: z.ZodString; username: z.ZodString; userCount: z.ZodNumber; timestamp: z.ZodString }, z.core.$strip>;
+
+/** The chat's messages. Validated on the way in (refusals: see the README) and, in development, on the way out. */
+export const chatProtocol: Protocol<
+  { chat: Shape<"text">; username: Shape<"username">; typing: Shape<never> },
+  {
+    message: z.ZodObject<Record<"epoch" | "connectionId" | "userId" | "username" | "text" | "room" | "timestamp", z.ZodString> & { id: z.ZodNumber }, z.core.$strip>;
+    user_joined: Presence;
+    user_left: Presence;
+    username_changed: Shape<"userId" | "connectionId" | "oldUsername" | "username" | "timestamp">;
+    typing: Shape<"connectionId" | "userId" | "username">;
+  }
+> = defineProtocol({
+  client: {
+    chat: z.object({
+      text: z.string({ error: EMPTY_TEXT }).trim().min(1, EMPTY_TEXT).refine((text) => [...text].length <= MAX_TEXT_LENGTH, {
+        // Characters, not UTF-16 units.
+        error: (issue) => `Cannot send message as 'text' must be at most ${MAX_TEXT_LENGTH} characters: current length is ${[...String(issue.input)].length}`,
+      }),
+    }),
+    // Any refusal of it is `invalid_username`, in the controller's words.
+    username: z.object({ username: z.string().trim().regex(USERNAME) }),
+    typing: z.object({}),
+  },
+  server: {
+    message: z.object({ id: z.number(), epoch: string, connectionId: string, ...username, text: string, room: string, timestamp: string }),
+    user_joined: presence,
+    user_left: presence,
+    username_changed: z.object({ ...username, connectionId: string, oldUsername: string, timestamp: string }),
+    typing: z.object({ connectionId: string, ...username }),
+  },
+});
+/** The chat's protocol, for `import type` on the client side. */
+export type ChatProtocol = typeof chatProtocol;
+
+/** A chat message as the server sends it, live and in the messages of a `welcome` or `joined`: its `id` and `epoch` are its position in the room's history. */
+export type ChatMessage = Extract<ServerMessage<ChatProtocol>, { type: "message" }>;
 
 /** One user of a room, as `welcome.users` lists it. */
 export interface RoomUser {
@@ -68,7 +98,7 @@ export type ChatErrorCode =
   | "binary_not_supported";
 
 /** The kinds of message a client sends (`type`), each with its own rate limits. */
-export type ChatMessageKind = "chat" | "username" | "typing";
+export type ChatMessageKind = keyof ChatProtocol["client"];
 
 /** A sliding-window rate limit: at most `messages` accepted in any `windowMs`. */
 export interface RateLimit {
@@ -83,10 +113,7 @@ export type RateLimits = Partial<Record<ChatMessageKind, RateLimit>>;
 export interface ChatOptions {
   /** Chat messages per connection: the same as `limits.chat`, which wins when both are given. Default 20 in any 10 s. */
   rateLimit?: RateLimit;
-  /**
-   * Per connection, for each kind. Defaults: `chat` 20, `username` 5 and
-   * `typing` 10, each in any 10 s.
-   */
+  /** Per connection, for each kind. Defaults: `chat` 20, `username` 5 and `typing` 10, each in any 10 s. */
   limits?: RateLimits;
   /**
    * Per client address (`conn.remoteAddress`) over all of its connections to
@@ -95,10 +122,7 @@ export interface ChatOptions {
    * the proxy's address and so shares one budget: raise these there.
    */
   addressLimits?: RateLimits;
-  /**
-   * Addresses whose budgets are kept at once; past it the one least recently
-   * heard from is forgotten (and starts afresh). Default 10 000.
-   */
+  /** Addresses whose budgets are kept at once, per kind; past it the one least recently heard from is forgotten (and starts afresh). Default 10 000. */
   maxAddresses?: number;
   /** Milliseconds between two `rooms_update`s to the lobby from this process: changes in between go out as one. Default 1 000. */
   lobbyInterval?: number;
@@ -177,8 +201,6 @@ export interface ChatUser {
   wantedName: string | undefined;
   /** The client's position in the room from the upgrade (`?resume=`, or an older page's `?since=&epoch=`). */
   since: Position | number | undefined;
-  /** This connection's own rate limits, one window per kind. */
-  windows: Record<ChatMessageKind, SlidingWindow>;
   /** Whether the connection was welcomed (and so has a presence in its room). */
   welcomed: boolean;
 }

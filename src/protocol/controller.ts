@@ -17,8 +17,9 @@ import type { WirePosition } from "../core/wire/frames.ts";
 import type { Dedupe } from "../core/wire/dedupe.ts";
 import { ackFrame, type AckOutcome, leftFrame, parseClientFrame, PONG_FRAME } from "../core/wire/server-frames.ts";
 import { errorReply, MessageRefused } from "./errors.ts";
+import { Limiter, type MessageLimit, type MessageLimits } from "./limits.ts";
 import type { ProtocolShape, ReceivedMessage, SentMessage, StandardSchema } from "./types.ts";
-import { formatIssues, isStandardSchema, validate, type Validation } from "./validate.ts";
+import { formatIssues, isStandardSchema, type MessageIssue, validate, type Validation } from "./validate.ts";
 
 /**
  * When `send` and `broadcast` validate what they send: never ("off"), unless
@@ -28,19 +29,63 @@ import { formatIssues, isStandardSchema, validate, type Validation } from "./val
 export type ValidateOutbound = "off" | "development" | "always";
 
 /** Runs acknowledged messages' handlers at most once per idempotency key. */
-export interface ProtocolDedupe<UserData> {
+export interface ProtocolDedupe<UserData, P extends ProtocolShape = ProtocolShape> {
   /** Where keys are remembered: a `MemoryDedupe`, or a `RedisDedupe` for several processes. */
   readonly store: Dedupe;
   /** Whose keys they are (keys are the client's): default the connection's id. Return a user's id to span reconnects. */
   readonly scope?: (connection: Connection<UserData>) => string;
+  /** The client message types deduplicated; default all. Others run on each repeat (say, an idempotent one, to spare the store a round trip). */
+  readonly types?: readonly (keyof P["client"] & string)[];
 }
 
-/** Options of a {@linkcode ProtocolController}: the controller's, plus outbound validation and dedupe. */
-export interface ProtocolControllerOptions<UserData = undefined> extends ControllerOptions {
+/** Options of a {@linkcode ProtocolController}: the controller's, plus outbound validation, dedupe and rate limits. */
+export interface ProtocolControllerOptions<UserData = undefined, P extends ProtocolShape = ProtocolShape> extends ControllerOptions {
   /** When outbound messages are validated; default "development". */
   readonly validateOutbound?: ValidateOutbound;
   /** Runs acknowledged messages' handlers through a {@linkcode Dedupe}; default none (each repeat runs again). */
-  readonly dedupe?: ProtocolDedupe<UserData>;
+  readonly dedupe?: ProtocolDedupe<UserData, P>;
+  /**
+   * Rate limits per client message type, in sliding windows, per connection
+   * or per key (see {@linkcode MessageLimit}); default none. Checked after
+   * validation and before the handler (for an acknowledged, deduplicated
+   * message: only when it is not a repeat already done).
+   */
+  readonly limits?: MessageLimits<P, UserData>;
+}
+
+/**
+ * Why the dispatcher refuses a message, as {@linkcode ProtocolController.refusal}
+ * gets it: the reply it would send, and what it knows of the message.
+ */
+export interface Refusal<UserData = undefined> {
+  /** A {@linkcode ProtocolErrorCode}, "rate_limited", or a handler's {@linkcode MessageRefused} code. */
+  readonly code: string;
+  /** The default text, for people. */
+  readonly message: string;
+  /** The message's `type`, when it had a string one. */
+  readonly messageType?: string;
+  /** With "invalid_message": each problem the schema found. */
+  readonly issues?: readonly MessageIssue[];
+  /** The message as parsed from JSON (with its `type`, without `ack`), when it was JSON. */
+  readonly data?: unknown;
+  /** With "rate_limited": the limit that refused it. */
+  readonly limit?: MessageLimit<UserData, unknown>;
+}
+
+/**
+ * The error reply to send, as {@linkcode ProtocolController.refusal} returns
+ * it: `{"type":"error", code, message, messageType?, issues?}`, or, for an
+ * acknowledged message, an `ack` with `ok: false` and `{ code, message }`.
+ */
+export interface RefusalReply {
+  /** Machine-readable. */
+  readonly code: string;
+  /** For people. */
+  readonly message: string;
+  /** Sent when given. */
+  readonly messageType?: string;
+  /** Sent when given. */
+  readonly issues?: readonly MessageIssue[];
 }
 
 /**
@@ -53,7 +98,8 @@ export type ProtocolHandlers<P extends ProtocolShape, UserData = undefined> = {
   readonly [Type in keyof P["client"] & string]: (connection: Connection<UserData>, message: ReceivedMessage<P, Type>) => void | Promise<void>;
 };
 
-const OWN_KEYS: ReadonlySet<string> = new Set(["validateOutbound", "dedupe"]);
+const OWN_KEYS: ReadonlySet<string> = new Set(["validateOutbound", "dedupe", "limits"]);
+const OK: AckOutcome = Object.freeze({ ok: true });
 const MODES: ReadonlySet<string> = new Set(["off", "development", "always"]);
 
 /**
@@ -66,9 +112,11 @@ const MODES: ReadonlySet<string> = new Set(["off", "development", "always"]);
  * Error replies (the connection stays open): `invalid_json`,
  * `invalid_frame`, `unknown_type` (listing the known types),
  * `invalid_message` (with `issues: [{ path, message }]`), a handler's
- * {@linkcode MessageRefused}, and `binary_not_supported`. An acknowledged
- * message (with `ack`) gets an `ack` frame instead: `ok: true` once its
- * handler resolved, `ok: false` with the error's code and message.
+ * {@linkcode MessageRefused}, `rate_limited` (see `limits`) and
+ * `binary_not_supported`. An acknowledged message (with `ack`) gets an
+ * `ack` frame instead: `ok: true` once its handler resolved, `ok: false`
+ * with the error's code and message. Override {@linkcode refusal} to
+ * choose the codes and texts of all of them.
  *
  * @example
  * ```ts
@@ -103,10 +151,11 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
   // Maps, not the protocol's objects: a client's `type` of "constructor" must find nothing.
   readonly #client: ReadonlyMap<string, StandardSchema>;
   readonly #server: ReadonlyMap<string, StandardSchema>;
-  readonly #dedupe: ProtocolDedupe<UserData> | undefined;
+  readonly #dedupe: (ProtocolDedupe<UserData> & { readonly only?: ReadonlySet<string> }) | undefined;
+  readonly #limiter: Limiter<UserData>;
 
   /** A controller for `protocol`; see {@linkcode ProtocolControllerOptions}. TypeErrors and RangeErrors for bad options. */
-  constructor(protocol: P, options: ProtocolControllerOptions<UserData> = {}) {
+  constructor(protocol: P, options: ProtocolControllerOptions<UserData, P> = {}) {
     super(controllerOptions(options));
     this.#client = schemaMap(protocol, "client");
     this.#server = schemaMap(protocol, "server");
@@ -116,7 +165,17 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
       throw new TypeError(`Cannot create controller as 'validateOutbound' must be "off", "development" or "always": current value is ${describe(mode)}`);
     }
     this.validatesOutbound = mode === "always" || (mode === "development" && !isProduction());
-    this.#dedupe = checkDedupe(options.dedupe);
+    const types = new Set(this.#client.keys());
+    this.#dedupe = checkDedupe(options.dedupe as ProtocolDedupe<UserData> | undefined, types);
+    this.#limiter = new Limiter<UserData>(options.limits, types);
+  }
+
+  /**
+   * Keys the limits with `per` keep now, summed over those limits (each
+   * keeps at most its `maxKeys`): how much rate-limit state is held.
+   */
+  get rateLimitKeys(): number {
+    return this.#limiter.keys;
   }
 
   /** Dispatches the message; see {@linkcode dispatch}. */
@@ -126,7 +185,51 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
 
   /** Binary messages are not part of a typed protocol: an error reply `binary_not_supported`. Override to take them. */
   override onBinaryMessage(connection: Connection<UserData>, _data: Uint8Array): void {
-    connection.sendText(errorReply("binary_not_supported", "Cannot handle a binary message on this endpoint: send JSON text"));
+    this.#refuse(connection, undefined, { code: "binary_not_supported", message: "Cannot handle a binary message on this endpoint: send JSON text" });
+  }
+
+  /**
+   * Shapes every error reply the dispatcher sends (and every `ack` with
+   * `ok: false`): it gets the refusal (code, default message, the type, the
+   * issues, the parsed message, the limit) and returns the code and message
+   * to send, with `messageType` and `issues` when they are to be sent. By
+   * default the refusal as it is. Override it to map a schema's issues to
+   * codes of your own, or to word the replies for your users.
+   *
+   * @example
+   * ```ts
+   * import { type Connection } from "switchboard";
+   * import { defineProtocol, ProtocolController, type ProtocolHandlers, type Refusal, type RefusalReply } from "switchboard/protocol";
+   * import { z } from "zod";
+   *
+   * const chat = defineProtocol({ client: { say: z.object({ text: z.string().min(1) }) }, server: {} });
+   *
+   * class Chat extends ProtocolController<typeof chat> {
+   *   protected readonly handlers: ProtocolHandlers<typeof chat> = { say: () => {} };
+   *   protected override refusal(_conn: Connection, refusal: Refusal): RefusalReply {
+   *     if (refusal.code === "invalid_message" && refusal.messageType === "say") return { code: "empty_text", message: "Cannot send an empty message" };
+   *     return refusal;
+   *   }
+   * }
+   * ```
+   */
+  protected refusal(_connection: Connection<UserData>, refusal: Refusal<UserData>): RefusalReply {
+    return refusal;
+  }
+
+  /** The reply `refusal` makes of it, checked. */
+  #reply(connection: Connection<UserData>, refusal: Refusal<UserData>): RefusalReply {
+    const reply = this.refusal(connection, refusal);
+    if (typeof reply?.code !== "string" || reply.code === "" || typeof reply.message !== "string") {
+      throw new TypeError(`Cannot reply to a refused message as 'refusal' must return { code, message } with a non-empty code: it returned ${describe(reply)}`);
+    }
+    return reply;
+  }
+
+  /** Sends the reply to a refused message: an error frame, or the `ack` of `ack`. */
+  #refuse(connection: Connection<UserData>, ack: string | undefined, refusal: Refusal<UserData>): void {
+    const reply = this.#reply(connection, refusal);
+    connection.sendText(ack === undefined ? errorReply(reply.code, reply.message, reply) : ackFrame(ack, failed(reply)));
   }
 
   /**
@@ -148,66 +251,71 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
       case "leave":
         return this.onLeaveRequest(connection, frame.room);
       case "invalid":
-        connection.sendText(errorReply("invalid_frame", frame.reason));
-        return;
+        return this.#refuse(connection, undefined, { code: "invalid_frame", message: frame.reason });
     }
     const { data, ack } = frame;
     // Only an `ack` frame can answer an acknowledged send: the client waits for one.
-    const refuse = (code: string, message: string, extra: Parameters<typeof errorReply>[2] = {}): void => {
-      connection.sendText(ack === undefined ? errorReply(code, message, extra) : ackFrame(ack, { ok: false, error: { code, message } }));
-    };
-    if (data === undefined) return refuse("invalid_json", "Cannot read message as it is not valid JSON");
+    const refuse = (refusal: Omit<Refusal<UserData>, "data">): void => this.#refuse(connection, ack, { ...refusal, data });
+    if (data === undefined) return refuse({ code: "invalid_json", message: "Cannot read message as it is not valid JSON" });
     if (typeof data !== "object" || data === null || Array.isArray(data)) {
-      return refuse("invalid_frame", "Cannot read message as it must be a JSON object with a string 'type'");
+      return refuse({ code: "invalid_frame", message: "Cannot read message as it must be a JSON object with a string 'type'" });
     }
     const { type, ...fields } = data as Record<string, unknown>;
     const schema = typeof type === "string" ? this.#client.get(type) : undefined;
     if (schema === undefined) {
       const known = `known types are ${[...this.#client.keys()].join(", ") || "none"}`;
       return typeof type === "string"
-        ? refuse("unknown_type", `Cannot handle message as its type '${type}' is unknown: ${known}`, { messageType: type })
-        : refuse("unknown_type", `Cannot handle message as it has no string 'type': ${known}`);
+        ? refuse({ code: "unknown_type", message: `Cannot handle message as its type '${type}' is unknown: ${known}`, messageType: type })
+        : refuse({ code: "unknown_type", message: `Cannot handle message as it has no string 'type': ${known}` });
     }
     const messageType = type as string;
     const validation = await validate(schema, fields);
     if (!validation.ok) {
-      return refuse("invalid_message", `Cannot handle message '${messageType}' as its fields are invalid: ${formatIssues(validation.issues)}`, {
-        messageType,
-        issues: validation.issues,
-      });
+      const message = `Cannot handle message '${messageType}' as its fields are invalid: ${formatIssues(validation.issues)}`;
+      return refuse({ code: "invalid_message", message, messageType, issues: validation.issues });
     }
     const handler = (this.handlers as Record<string, ((connection: Connection<UserData>, message: unknown) => void | Promise<void>) | undefined>)[messageType];
     if (typeof handler !== "function") {
       throw new TypeError(`Cannot dispatch message '${messageType}' as handlers.${messageType} is not a function: current value is ${describe(handler)}`);
     }
-    if (ack === undefined) {
+    // Limited, then handled: undefined once done (or dropped), else the reply to the refusal.
+    const effect = async (): Promise<RefusalReply | undefined> => {
+      const limit = this.#limiter.check(connection, messageType, validation.value);
+      if (limit !== undefined) {
+        if (limit.action === "drop") return undefined;
+        const message = `Cannot handle message '${messageType}' as the limit is ${limit.messages} messages in ${limit.interval / 1000} s: wait a little`;
+        return this.#reply(connection, { code: "rate_limited", message, messageType, data, limit });
+      }
       try {
         await handler(connection, validation.value);
+        return undefined;
       } catch (error) {
         if (!(error instanceof MessageRefused)) throw error;
-        connection.sendText(errorReply(error.code, error.message, { messageType }));
-      }
-      return;
-    }
-    const effect = async (): Promise<AckOutcome> => {
-      try {
-        await handler(connection, validation.value);
-        return { ok: true };
-      } catch (error) {
-        if (error instanceof MessageRefused) return { ok: false, error: { code: error.code, message: error.message } };
-        throw error;
+        return this.#reply(connection, { code: error.code, message: error.message, messageType, data });
       }
     };
-    let outcome: AckOutcome;
+    if (ack === undefined) {
+      const reply = await effect();
+      if (reply !== undefined) connection.sendText(errorReply(reply.code, reply.message, reply));
+      return;
+    }
+    const outcome = async (): Promise<AckOutcome> => {
+      const reply = await effect();
+      return reply === undefined ? OK : failed(reply);
+    };
+    let answer: AckOutcome;
     try {
       const dedupe = this.#dedupe;
-      outcome = dedupe === undefined ? await effect() : (await dedupe.store.run(scopeOf(dedupe, connection), ack, effect)).outcome;
+      answer = dedupe === undefined || dedupe.only?.has(messageType) === false
+        ? await outcome()
+        : (await dedupe.store.run(scopeOf(dedupe, connection), ack, outcome)).outcome;
     } catch (error) {
       // Answered all the same, or the client would retry it after every reconnect; the error itself to onError.
-      connection.sendText(ackFrame(ack, { ok: false, error: { code: "internal_error", message: `Cannot handle message '${messageType}' as the server failed: retry later` } }));
+      const message = `Cannot handle message '${messageType}' as the server failed: retry later`;
+      connection.sendText(ackFrame(ack, failed(this.#reply(connection, { code: "internal_error", message, messageType, data }))));
       throw error;
     }
-    connection.sendText(ackFrame(ack, outcome));
+    connection.sendText(ackFrame(ack, answer));
   }
 
   /**
@@ -309,7 +417,7 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
 }
 
 /** The controller's own options, without the protocol's, which the core would refuse as unknown. */
-function controllerOptions<UserData>(options: ProtocolControllerOptions<UserData>): ControllerOptions {
+function controllerOptions(options: object | undefined): ControllerOptions {
   checkOptionsObject("create controller", options);
   if (options === undefined) return {};
   const rest: Record<string, unknown> = {};
@@ -317,17 +425,32 @@ function controllerOptions<UserData>(options: ProtocolControllerOptions<UserData
   return rest as ControllerOptions;
 }
 
-function checkDedupe<UserData>(dedupe: ProtocolDedupe<UserData> | undefined): ProtocolDedupe<UserData> | undefined {
+/** An `ack` with `ok: false`: the reply's code and message only (its issues are in the message). */
+function failed(reply: RefusalReply): AckOutcome {
+  return { ok: false, error: { code: reply.code, message: reply.message } };
+}
+
+function checkDedupe<UserData>(
+  dedupe: ProtocolDedupe<UserData> | undefined,
+  types: ReadonlySet<string>,
+): (ProtocolDedupe<UserData> & { readonly only?: ReadonlySet<string> }) | undefined {
   if (dedupe === undefined) return undefined;
   checkOptionsObject("create controller with 'dedupe'", dedupe);
-  checkKnownKeys("create controller with 'dedupe'", dedupe, new Set(["store", "scope"]));
+  checkKnownKeys("create controller with 'dedupe'", dedupe, new Set(["store", "scope", "types"]));
   if (typeof dedupe.store?.run !== "function") {
     throw new TypeError(`Cannot create controller as 'dedupe.store' must be a Dedupe (MemoryDedupe, RedisDedupe): current value is ${describe(dedupe.store)}`);
   }
   if (dedupe.scope !== undefined && typeof dedupe.scope !== "function") {
     throw new TypeError(`Cannot create controller as 'dedupe.scope' must be a function of the connection: current value is ${describe(dedupe.scope)}`);
   }
-  return { store: dedupe.store, ...(dedupe.scope === undefined ? {} : { scope: dedupe.scope }) };
+  let only: ReadonlySet<string> | undefined;
+  if (dedupe.types !== undefined) {
+    if (!Array.isArray(dedupe.types) || dedupe.types.some((type) => !types.has(type))) {
+      throw new TypeError(`Cannot create controller as 'dedupe.types' must be an array of client message types (${[...types].join(", ")}): current value is ${JSON.stringify(dedupe.types)}`);
+    }
+    only = new Set(dedupe.types);
+  }
+  return { store: dedupe.store, ...(dedupe.scope === undefined ? {} : { scope: dedupe.scope }), ...(only === undefined ? {} : { only }) };
 }
 
 function scopeOf<UserData>(dedupe: ProtocolDedupe<UserData>, connection: Connection<UserData>): string {

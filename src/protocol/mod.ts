@@ -8,6 +8,8 @@
  *   protocol's `ping`, and replies to bad input with a documented error frame
  *   listing each issue's path and message (the connection stays open);
  * - typed, optionally validated `send` and `broadcast`;
+ * - rate limits per message type, per connection and per key (a client
+ *   address, a user), in exact sliding windows with bounded memory;
  * - the same types in `switchboard/client`, by `import type` only:
  *   `connect<typeof protocol>(url)`;
  * - the protocol as JSON Schema and as an AsyncAPI 3.0 document.
@@ -55,7 +57,9 @@
 export { defineProtocol } from "./define.ts";
 export type { Protocol, ProtocolDefinition } from "./define.ts";
 export { ProtocolController } from "./controller.ts";
-export type { ProtocolControllerOptions, ProtocolDedupe, ProtocolHandlers, ValidateOutbound } from "./controller.ts";
+export type { ProtocolControllerOptions, ProtocolDedupe, ProtocolHandlers, Refusal, RefusalReply, ValidateOutbound } from "./controller.ts";
+export { DEFAULT_MAX_KEYS, KeyedWindows, SlidingWindow } from "./limits.ts";
+export type { MessageLimit, MessageLimits } from "./limits.ts";
 export { MessageRefused } from "./errors.ts";
 export type { ProtocolErrorCode, ProtocolErrorFrame } from "./errors.ts";
 export { isStandardSchema, RESERVED_CLIENT_TYPES, RESERVED_SERVER_TYPES, validate } from "./validate.ts";
