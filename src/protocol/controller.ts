@@ -15,8 +15,8 @@ import type { HistoryEntry, HistoryMeta } from "../core/history.ts";
 import type { ControllerOptions } from "../core/options.ts";
 import type { WirePosition } from "../core/wire/frames.ts";
 import type { Dedupe } from "../core/wire/dedupe.ts";
-import { ackFrame, type AckOutcome, leftFrame, parseClientFrame, PONG_FRAME } from "../core/wire/server-frames.ts";
-import { errorReply, MessageRefused } from "./errors.ts";
+import { ackFrame, type AckOutcome, errorFrame, leftFrame, parseClientFrame, PONG_FRAME } from "../core/wire/server-frames.ts";
+import { MessageRefused } from "./errors.ts";
 import { Limiter, type MessageLimit, type MessageLimits } from "./limits.ts";
 import type { ProtocolShape, ReceivedMessage, SentMessage, StandardSchema } from "./types.ts";
 import { formatIssues, isStandardSchema, type MessageIssue, validate, type Validation } from "./validate.ts";
@@ -229,7 +229,7 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
   /** Sends the reply to a refused message: an error frame, or the `ack` of `ack`. */
   #refuse(connection: Connection<UserData>, ack: string | undefined, refusal: Refusal<UserData>): void {
     const reply = this.#reply(connection, refusal);
-    connection.sendText(ack === undefined ? errorReply(reply.code, reply.message, reply) : ackFrame(ack, failed(reply)));
+    connection.sendText(ack === undefined ? errorFrame(reply.code, reply.message, { messageType: reply.messageType, issues: reply.issues }) : ackFrame(ack, failed(reply)));
   }
 
   /**
@@ -296,7 +296,7 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
     };
     if (ack === undefined) {
       const reply = await effect();
-      if (reply !== undefined) connection.sendText(errorReply(reply.code, reply.message, reply));
+      if (reply !== undefined) connection.sendText(errorFrame(reply.code, reply.message, { messageType: reply.messageType, issues: reply.issues }));
       return;
     }
     const outcome = async (): Promise<AckOutcome> => {

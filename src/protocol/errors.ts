@@ -5,7 +5,6 @@
  * @module
  */
 import { describe } from "../core/_check.ts";
-import type { MessageIssue } from "./validate.ts";
 
 /**
  * The codes of the error replies the dispatcher sends by itself: text that
@@ -21,23 +20,6 @@ export type ProtocolErrorCode =
   | "invalid_message"
   | "binary_not_supported"
   | "internal_error";
-
-/**
- * The error reply (wire protocol v1): `{"type":"error","code","message",
- * "messageType"?,"issues"?}`. The connection stays open.
- */
-export interface ProtocolErrorFrame {
-  /** Always "error". */
-  readonly type: "error";
-  /** Machine-readable: a {@linkcode ProtocolErrorCode} or a handler's own (see {@linkcode MessageRefused}). */
-  readonly code: string;
-  /** For people. */
-  readonly message: string;
-  /** The `type` of the message answered, when it had a known or string one. */
-  readonly messageType?: string;
-  /** With "invalid_message": each problem the schema found. */
-  readonly issues?: readonly MessageIssue[];
-}
 
 /**
  * Thrown by a handler to refuse a message: the client gets an error reply
@@ -69,16 +51,4 @@ export class MessageRefused extends Error {
     this.name = "MessageRefused";
     this.code = code;
   }
-}
-
-/**
- * The error reply's JSON text. Private to the protocol for now: the core's
- * `errorFrame` builder (being added with rate limiting) will replace it,
- * with the same shape.
- */
-export function errorReply(code: string, message: string, extra: { messageType?: string | undefined; issues?: readonly MessageIssue[] | undefined } = {}): string {
-  const frame: { type: "error"; code: string; message: string; messageType?: string; issues?: readonly MessageIssue[] } = { type: "error", code, message };
-  if (extra.messageType !== undefined) frame.messageType = extra.messageType;
-  if (extra.issues !== undefined) frame.issues = extra.issues.map(({ path, message }) => ({ path, message }));
-  return JSON.stringify(frame);
 }

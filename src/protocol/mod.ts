@@ -61,7 +61,8 @@ export type { ProtocolControllerOptions, ProtocolDedupe, ProtocolHandlers, Refus
 export { DEFAULT_MAX_KEYS, KeyedWindows, SlidingWindow } from "./limits.ts";
 export type { MessageLimit, MessageLimits } from "./limits.ts";
 export { MessageRefused } from "./errors.ts";
-export type { ProtocolErrorCode, ProtocolErrorFrame } from "./errors.ts";
+export type { ProtocolErrorCode } from "./errors.ts";
+export type { ErrorFrame, ErrorFrameIssue } from "../core/wire/frames.ts";
 export { isStandardSchema, RESERVED_CLIENT_TYPES, RESERVED_SERVER_TYPES, validate } from "./validate.ts";
 export type { MessageIssue, Validation } from "./validate.ts";
 export { JSON_SCHEMA_TARGET, toAsyncApi, toJsonSchema } from "./json-schema.ts";
