@@ -8,7 +8,7 @@
  * @module
  */
 import {
-  type CatchUp, CloseCode, type Connection, joinedFrame, leftFrame, MemoryDedupe, parsePosition, type Position, type PresenceChange,
+  type CatchUp, CloseCode, type Connection, errorFrame, joinedFrame, leftFrame, MemoryDedupe, parsePosition, type Position, type PresenceChange,
   type PresenceEntry, readResume, type ShutdownOptions, type UpgradeRequest, type UpgradeResult, welcomeFrame,
 } from "../../mod.ts";
 import { type MessageLimits, MessageRefused, ProtocolController, type ProtocolHandlers, type Refusal, type RefusalReply } from "../../src/protocol/mod.ts";
@@ -134,7 +134,7 @@ export class ChatController extends ProtocolController<ChatProtocol, ChatUser> {
 
   #inBand(conn: Connection<ChatUser>, room: string, action: string): void {
     if (room !== conn.userData.room) conn.sendText(leftFrame(room, "Cannot join or leave rooms in-band: connect to /chat/<room>"));
-    else conn.sendJson({ type: "error", code: "invalid_frame", message: `Cannot ${action} this connection's own room in-band: close it, or connect to /chat/<room>` });
+    else conn.sendText(errorFrame("invalid_frame", `Cannot ${action} this connection's own room in-band: close it, or connect to /chat/<room>`));
   }
 
   /**
