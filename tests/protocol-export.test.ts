@@ -46,13 +46,22 @@ describe("protocol: JSON Schema", () => {
     assert.deepEqual([client.typing!.properties, client.typing!.required], [{ type: { const: "typing" } }, ["type"]]);
   });
 
-  test("client messages are described by their input, server messages by their output", () => {
-    const { server } = chat.toJsonSchema() as { server: Record<string, Schema> };
-    // Output: a default makes the field always present (required); as input it would be optional.
-    assert.deepEqual(server.said!.required, ["type", "from", "text"]);
-    const asInput = z.object({ from: z.string(), text: z.string().default("") });
-    const inputOnly = defineProtocol({ client: { said: asInput }, server: {} }).toJsonSchema() as { client: Record<string, Schema> };
-    assert.deepEqual(inputOnly.client.said!.required, ["type", "from"]);
+  test("both ways a message is described by its input, which is what goes on the wire (the server sends fields as given)", () => {
+    const withDefault = z.object({ from: z.string(), text: z.string().default("") });
+    const exported = defineProtocol({ client: { said: withDefault }, server: { said: withDefault } }).toJsonSchema() as {
+      client: Record<string, Schema>;
+      server: Record<string, Schema>;
+    };
+    // As output a default would make `text` required, yet `send(conn, "said", { from })` sends no text.
+    assert.deepEqual(exported.client.said!.required, ["type", "from"]);
+    assert.deepEqual(exported.server.said!.required, ["type", "from"]);
+  });
+
+  test("a converter that refuses a schema (a zod Date) is an Error naming the message; a transform is its input", () => {
+    const dated = defineProtocol({ client: {}, server: { at: z.object({ when: z.date() }) } });
+    assert.throws(() => dated.toJsonSchema(), { message: /^Cannot export the server message 'at' as JSON Schema as its zod converter refused: Date cannot/ });
+    const transformed = defineProtocol({ client: {}, server: { size: z.object({ n: z.string().transform((s) => s.length) }) } });
+    assert.deepEqual((transformed.toJsonSchema().server.size as Schema).properties!.n, { type: "string" }, "what is sent: the string given");
   });
 
   test("a schema that is not an object (a union) is combined with the type through allOf", () => {

@@ -453,6 +453,9 @@ describe("protocol: defineProtocol", () => {
     for (const type of ["welcome", "joined", "left", "ack", "pong", "reconnect", "error"]) {
       assert.throws(() => defineProtocol({ client: {}, server: { [type]: z.object({}) } }), new RegExp(`'server\\.${type}' is a type of the wire protocol`));
     }
+    for (const side of ["client", "server"] as const) {
+      assert.throws(() => defineProtocol({ client: {}, server: {}, [side]: { "": z.object({}) } }), { name: "TypeError", message: /has a message type "": a type is a non-empty string/ });
+    }
     const ok: Protocol = defineProtocol({ client: { message: z.object({}), error: z.object({}) }, server: { message: z.object({}), ping: z.object({}) } });
     assert.deepEqual([Object.keys(ok.client), Object.keys(ok.server)], [["message", "error"], ["message", "ping"]]);
     assert.ok(Object.isFrozen(ok) && Object.isFrozen(ok.client) && Object.isFrozen(ok.server));

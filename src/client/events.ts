@@ -4,16 +4,17 @@
  *
  * @module
  */
-import type { LeftFrame, WelcomeFrame, WirePosition } from "../core/wire/frames.ts";
+import type { ErrorFrame, LeftFrame, WelcomeFrame, WirePosition } from "../core/wire/frames.ts";
 import type { ProtocolShape, ServerMessage } from "../protocol/types.ts";
 import type { ClientError } from "./errors.ts";
 
 /**
  * What a "message" event's `data` is typed as: `unknown` for a client with
  * no protocol (the default), the protocol's server messages for
- * `connect<typeof protocol>()`. Types only: nothing is checked at run time.
+ * `connect<typeof protocol>()`, and the wire protocol's error frame, which
+ * answers a refused send. Types only: nothing is checked at run time.
  */
-export type IncomingData<P extends ProtocolShape> = ProtocolShape extends P ? unknown : ServerMessage<P>;
+export type IncomingData<P extends ProtocolShape> = ProtocolShape extends P ? unknown : ServerMessage<P> | ErrorFrame;
 
 /**
  * Where the client is: "connecting" (the first attempt is in flight), "open"

@@ -89,6 +89,9 @@ function checkSide(schemas: unknown, side: "client" | "server", reserved: readon
   const copy: Record<string, unknown> = Object.create(null);
   for (const type of Object.keys(schemas)) {
     const schema = (schemas as Record<string, unknown>)[type];
+    if (type === "") {
+      throw new TypeError(`Cannot define protocol as '${side}' has a message type "": a type is a non-empty string`);
+    }
     if (reserved.includes(type)) {
       throw new TypeError(`Cannot define protocol as '${side}.${type}' is a type of the wire protocol: rename it (reserved on the ${side} side: ${reserved.join(", ")})`);
     }

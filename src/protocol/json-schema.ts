@@ -28,7 +28,7 @@ export interface JsonSchemaOptions {
 export interface ProtocolJsonSchema {
   /** What clients send: each message's input JSON Schema. */
   readonly client: Readonly<Record<string, JsonSchema>>;
-  /** What the server sends: each message's output JSON Schema. */
+  /** What the server sends: each message's input JSON Schema (what the server's `send` takes and puts on the wire). */
   readonly server: Readonly<Record<string, JsonSchema>>;
 }
 
@@ -61,10 +61,10 @@ export interface AsyncApiDocument {
 }
 
 /**
- * Every message of `protocol` as JSON Schema (draft 2020-12): the input
- * schema of client messages (what a client may send), the output schema of
- * server messages (what a client gets), each with `type: { const: name }`
- * added. Throws an Error naming the type and the validator when a schema
+ * Every message of `protocol` as JSON Schema (draft 2020-12): each schema's
+ * input side, which is what goes on the wire both ways (a client sends what
+ * it writes, and the server the fields it was given), with
+ * `type: { const: name }` added. Throws an Error naming the type and the validator when a schema
  * cannot describe itself and there is no `fallback`.
  */
 export function toJsonSchema(protocol: ProtocolShape, options: JsonSchemaOptions = {}): ProtocolJsonSchema {
@@ -151,9 +151,13 @@ function side(
     const standard = schema["~standard"];
     let json: unknown;
     if (standard.jsonSchema !== undefined) {
-      // Input for what clients send (what they may write), output for what they get.
-      const convert = direction === "client" ? standard.jsonSchema.input : standard.jsonSchema.output;
-      json = convert({ target: JSON_SCHEMA_TARGET });
+      // The input schema both ways: it is what goes on the wire (a server sends the fields it was
+      // given, validated but not transformed, so an output schema would promise defaults it never sends).
+      try {
+        json = standard.jsonSchema.input({ target: JSON_SCHEMA_TARGET });
+      } catch (error) {
+        throw new Error(`Cannot export the ${direction} message '${type}' as JSON Schema as its ${standard.vendor} converter refused: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
     } else if (fallback !== undefined) {
       json = fallback(type, schema, direction);
     } else {

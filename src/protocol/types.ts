@@ -97,7 +97,13 @@ export type ReceivedMessage<P extends ProtocolShape, Type extends keyof P["clien
 /** Every message the server may send: what its typed `send` and `broadcast` take (without `type`, given apart). */
 export type SentMessage<P extends ProtocolShape, Type extends keyof P["server"] & string> = InferInput<P["server"][Type]>;
 
-/** Every message the server sends, as a client receives it: what its `message` event carries. */
+/**
+ * Every message the server sends, as a client receives it: what its
+ * `message` event carries. The schema's input type, as the server sends the
+ * fields it was given (validated, but not transformed: see
+ * `validateOutbound`), so a default or a transform of a server schema is not
+ * assumed on the client.
+ */
 export type ServerMessage<P extends ProtocolShape> = {
-  [Type in keyof P["server"] & string]: MessageFrameOf<P["server"], Type, "output">;
+  [Type in keyof P["server"] & string]: MessageFrameOf<P["server"], Type, "input">;
 }[keyof P["server"] & string];

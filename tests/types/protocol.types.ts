@@ -135,6 +135,10 @@ client.addEventListener("message", (event) => {
   } else if (data.type === "message") {
     const id: number = data.id;
     void id;
+  } else if (data.type === "error") {
+    // A refused send's answer is a message too, typed as the wire protocol's error frame.
+    const code: string = data.code;
+    void code;
   } else {
     const n: number = data.n;
     void n;
