@@ -327,6 +327,20 @@ describe("client: positions", () => {
     assert.deepEqual(client.position("r"), { epoch: "e", id: 2 });
   });
 
+  test("a welcome forgets the positions of rooms it does not name (unless joined with join()), so later resumes do not carry them", async (t) => {
+    const { client, server } = setup(t);
+    const first = await openWith(server, 1, { a: { epoch: "e", id: 2, resumed: false, messages: [] }, b: { epoch: "e", id: 5, resumed: false, messages: [] } });
+    void client.join("c").catch(() => {});
+    first.receive({ type: "joined", room: "c", epoch: "e", id: 1, resumed: false, messages: [] });
+    first.serverClose(1006);
+    const second = await openWith(server, 2, { a: { epoch: "e", id: 2, resumed: true, messages: [] } });
+    assert.deepEqual(second.resume, { a: ["e", 2], b: ["e", 5], c: ["e", 1] }, "all sent on the attempt");
+    assert.deepEqual([...client.positions.keys()].sort(), ["a", "c"], "b is no longer the client's; c it joined itself");
+    second.serverClose(1006);
+    const third = await server.socket(3);
+    assert.deepEqual(third.resume, { a: ["e", 2], c: ["e", 1] });
+  });
+
   test("resumed: only what follows the position; resync (before the messages) when not resumed", async (t) => {
     const { client, server, log } = setup(t);
     const first = await openWith(server, 1, { r: { epoch: "e", id: 6, resumed: false, messages: [msg("r", "e", 6)] } });

@@ -549,6 +549,11 @@ export class SwitchboardClient<P extends ProtocolShape = ProtocolShape> extends 
       return this.#error(`Cannot read a welcome frame as 'rooms' must be an object: current value is ${describe(rooms)}`);
     }
     this.dispatchEvent(new WelcomeEvent(frame as WelcomeFrame));
+    // A room the server did not put the connection in (and the app did not join) is no longer one
+    // of the client's: its position would only lengthen every later `resume`.
+    for (const room of [...this.#positions.keys()]) {
+      if (!Object.hasOwn(rooms, room) && !this.#joined.has(room)) this.#positions.delete(room);
+    }
     for (const [room, state] of Object.entries(rooms)) {
       if (socket !== this.#socket) return;
       if (isRoomState(state)) this.#applyState(socket, room, state);

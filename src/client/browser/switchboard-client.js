@@ -796,6 +796,9 @@ var SwitchboardClient = class extends EventTarget {
       return this.#error(`Cannot read a welcome frame as 'rooms' must be an object: current value is ${describe(rooms)}`);
     }
     this.dispatchEvent(new WelcomeEvent(frame));
+    for (const room of [...this.#positions.keys()]) {
+      if (!Object.hasOwn(rooms, room) && !this.#joined.has(room)) this.#positions.delete(room);
+    }
     for (const [room, state] of Object.entries(rooms)) {
       if (socket !== this.#socket) return;
       if (isRoomState(state)) this.#applyState(socket, room, state);
