@@ -154,4 +154,14 @@ describe("protocol: AsyncAPI 3.0", () => {
     }
     assert.throws(() => defineProtocol({ client: { v: v.object({}) }, server: {} }).toAsyncApi({ title: "T", version: "1", channel: "/c" }), /no Standard JSON Schema/);
   });
+
+  test("a route's :params become the channel's {params}, declared in parameters", () => {
+    const rooms = chat.toAsyncApi({ title: "T", version: "1", channel: "/chat/:room/:thread_id" });
+    const [id] = Object.keys(rooms.channels);
+    const channel = (rooms.channels as Record<string, Record<string, unknown>>)[id!]!;
+    assert.equal(channel.address, "/chat/{room}/{thread_id}");
+    assert.deepEqual(Object.keys(channel.parameters as object), ["room", "thread_id"]);
+    const plain = (chat.toAsyncApi({ title: "T", version: "1", channel: "/chat" }).channels as Record<string, Record<string, unknown>>).chat!;
+    assert.equal(Object.hasOwn(plain, "parameters"), false, "no parameters without :params");
+  });
 });

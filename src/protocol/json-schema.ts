@@ -38,7 +38,7 @@ export interface AsyncApiOptions extends JsonSchemaOptions {
   readonly title: string;
   /** The API's version (`info.version`), not AsyncAPI's. */
   readonly version: string;
-  /** The endpoint's path, such as "/chat" (the channel's `address`). */
+  /** The endpoint's path, such as "/chat" or "/chat/:room" (the channel's `address`, with `:room` as `{room}`). */
   readonly channel: string;
   /** For people (`info.description`). */
   readonly description?: string;
@@ -134,7 +134,7 @@ export function toAsyncApi(protocol: ProtocolShape, options: AsyncApiOptions): A
     asyncapi: "3.0.0",
     info,
     defaultContentType: "application/json",
-    channels: { [channelId]: { address: options.channel, messages: channelMessages } },
+    channels: { [channelId]: channelOf(options.channel, channelMessages) },
     operations,
     components: { messages: components },
   };
@@ -172,6 +172,19 @@ function side(
     Object.defineProperty(out, type, { value: withType(type, json as JsonSchema), enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/**
+ * The channel at `path`: a route's `:name` segments (switchboard's route
+ * syntax, as in "/chat/:room") become AsyncAPI's `{name}` expressions, each
+ * declared in `parameters`.
+ */
+function channelOf(path: string, messages: Record<string, unknown>): Record<string, unknown> {
+  const names: string[] = [];
+  const address = path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_match, name: string) => (names.push(name), `{${name}}`));
+  if (names.length === 0) return { address, messages };
+  const parameters = Object.fromEntries(names.map((name) => [name, { description: `The route's :${name}` }]));
+  return { address, messages, parameters };
 }
 
 /** `schema` with the message's `type` required as a constant; an object schema is extended, anything else combined with allOf. */
