@@ -29,6 +29,7 @@ import { BENCH_DIR, BINARIES, BROADCASTING, REPO_DIR, scenarios, VARIANTS } from
 import { Child, commandOutput, cpuCounters, killAll, processTicks } from "./lib/procs.mjs";
 import { readFindings, renderConsole, renderMarkdown, renderSvg, summarise } from "./lib/report.mjs";
 import { resultsFile } from "./lib/results-file.mjs";
+import { usageOf } from "./lib/usage.mjs";
 
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
@@ -58,7 +59,7 @@ function parseArgs(argv) {
       case "label": opts.label = value; break;
       case "compare": opts.compare = value; break;
       case "help": case "h":
-        console.log(readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(1).join("\n").split(/\n(?!\/\/)/)[0].replace(/^\/\/ ?/gm, ""));
+        console.log(usageOf(import.meta.url));
         process.exit(0);
         break;
       default:

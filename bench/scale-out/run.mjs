@@ -43,6 +43,7 @@ import { fileURLToPath } from "node:url";
 import { Child, commandOutput, cpuCounters, killAll, processTicks } from "../lib/procs.mjs";
 import { readFindings, renderConsole, renderMarkdown, summarise } from "./report.mjs";
 import { resultsFile } from "../lib/results-file.mjs";
+import { usageOf } from "../lib/usage.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_DIR = path.resolve(HERE, "..", "..");
@@ -119,7 +120,7 @@ function parseArgs(argv) {
       case "no-report": opts.report = false; break;
       case "label": opts.label = value; break;
       case "help": case "h":
-        console.log(readFileSync(new URL(import.meta.url), "utf8").split("\n").slice(1).join("\n").split(/\n(?!\/\/)/)[0].replace(/^\/\/ ?/gm, ""));
+        console.log(usageOf(import.meta.url));
         process.exit(0);
         break;
       default:

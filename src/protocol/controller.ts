@@ -229,7 +229,7 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
   /** Sends the reply to a refused message: an error frame, or the `ack` of `ack`. */
   #refuse(connection: Connection<UserData>, ack: string | undefined, refusal: Refusal<UserData>): void {
     const reply = this.#reply(connection, refusal);
-    connection.sendText(ack === undefined ? errorFrame(reply.code, reply.message, { messageType: reply.messageType, issues: reply.issues }) : ackFrame(ack, failed(reply)));
+    connection.sendText(ack === undefined ? errorReply(reply) : ackFrame(ack, failed(reply)));
   }
 
   /**
@@ -296,7 +296,7 @@ export abstract class ProtocolController<P extends ProtocolShape, UserData = und
     };
     if (ack === undefined) {
       const reply = await effect();
-      if (reply !== undefined) connection.sendText(errorFrame(reply.code, reply.message, { messageType: reply.messageType, issues: reply.issues }));
+      if (reply !== undefined) connection.sendText(errorReply(reply));
       return;
     }
     const outcome = async (): Promise<AckOutcome> => {
@@ -423,6 +423,11 @@ function controllerOptions(options: object | undefined): ControllerOptions {
   const rest: Record<string, unknown> = {};
   for (const key of Object.keys(options)) if (!OWN_KEYS.has(key)) rest[key] = (options as Record<string, unknown>)[key];
   return rest as ControllerOptions;
+}
+
+/** The error frame of a refusal's reply. */
+function errorReply(reply: RefusalReply): string {
+  return errorFrame(reply.code, reply.message, { messageType: reply.messageType, issues: reply.issues });
 }
 
 /** An `ack` with `ok: false`: the reply's code and message only (its issues are in the message). */
